@@ -1,0 +1,1 @@
+#include "es-protocol.h"
