@@ -33,6 +33,7 @@ class Peer:
                      "--heartbeat", "500"]
         self.proc = None
         self.kills = 0
+        self.failures = 0
         self.done = False
         self.last = {}
         self.log = open(os.path.join(profile, "..", f"{name}.log"), "a")
@@ -84,8 +85,8 @@ def main():
 
     prof_a = os.path.join(work, "a")
     prof_b = os.path.join(work, "b")
-    cli(prof_a, "register", "alice", "correct horse", "--device-name", "desk", server=server.url)
-    cli(prof_b, "login", "alice", "correct horse", "--device-name", "laptop", server=server.url)
+    cli(prof_a, "register", "alice", "correct horse", "--device-name", "desk", server=proxy.url)
+    cli(prof_b, "login", "alice", "correct horse", "--device-name", "laptop", server=proxy.url)
     dev_a = json_lines(cli(prof_a, "whoami").stdout)[0]["device_id"]
     dev_b = json_lines(cli(prof_b, "whoami").stdout)[0]["device_id"]
     log(f"devices {dev_a} and {dev_b}")
@@ -133,7 +134,12 @@ def main():
             return 1
         for p in (a, b):
             if p.proc.poll() not in (None, 0):
-                log(f"{p.name} exited with {p.proc.returncode}")
+                log(f"{p.name} exited with {p.proc.returncode}; see {p.log.name}")
+                p.failures += 1
+                if p.failures > 3:
+                    stop.set()
+                    server.kill()
+                    return 1
                 p.start()
         time.sleep(0.2)
 
