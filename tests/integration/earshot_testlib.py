@@ -324,3 +324,62 @@ def frame(type_, seq=0, ack=0, body=None, **fields):
 
 def tempdir(prefix):
     return tempfile.mkdtemp(prefix=prefix)
+
+
+class Peer:
+    """A long-running earshot-cli (call, answer) whose JSON events are collected as they come."""
+
+    def __init__(self, profile, *args, name=None):
+        self.name = name or os.path.basename(profile)
+        self.args = [CLI, "--profile", profile] + list(args)
+        self.events = []
+        self.cond = threading.Condition()
+        self.stderr_path = os.path.join(os.path.dirname(profile), f"{self.name}.stderr")
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                     stderr=open(self.stderr_path, "w"), text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            event["_t"] = time.time()
+            with self.cond:
+                self.events.append(event)
+                self.cond.notify_all()
+
+    def wait_for(self, name, timeout=30, **match):
+        """The first event called NAME whose fields equal MATCH, waiting up to TIMEOUT s."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while True:
+                for e in self.events:
+                    if e.get("event") == name and all(e.get(k) == v for k, v in match.items()):
+                        return e
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError(f"{self.name}: no '{name}' {match} within {timeout} s; "
+                                         f"saw {[e.get('event') for e in self.events]}; "
+                                         f"stderr in {self.stderr_path}")
+                self.cond.wait(min(left, 0.5))
+
+    def all(self, name):
+        with self.cond:
+            return [e for e in self.events if e.get("event") == name]
+
+    def wait_exit(self, timeout=60):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"{self.name} did not exit within {timeout} s")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
