@@ -59,5 +59,11 @@ int            es_cli_soak                (EsCliOptions   *options,
 int            es_cli_log                 (EsCliOptions   *options,
                                            int             argc,
                                            char          **argv);
+int            es_cli_call                (EsCliOptions   *options,
+                                           int             argc,
+                                           char          **argv);
+int            es_cli_answer              (EsCliOptions   *options,
+                                           int             argc,
+                                           char          **argv);
 
 G_END_DECLS

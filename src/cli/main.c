@@ -16,6 +16,8 @@ static const EsCliCommand commands[] = {
   { "whoami", "", "Show the profile's user, device and server", es_cli_whoami },
   { "soak", "--to-device ID --count N --expect M", "Exchange data frames with another device", es_cli_soak },
   { "log", "--sent|--received", "Print the durable log of sent or received frames", es_cli_log },
+  { "call", "USER [--test-media] [--duration S] …", "Call USER, print JSON events", es_cli_call },
+  { "answer", "[--auto|--decline] [--after S] [--count N] …", "Take incoming calls, print JSON events", es_cli_answer },
 };
 
 static char *

@@ -13,10 +13,12 @@
 #include <gst/app/gstappsink.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
+#include <json-glib/json-glib.h>
 
 #include "es-call-branch.h"
 #include "es-media-codec.h"
 #include "es-media-source.h"
+#include "es-sas.h"
 
 /* Threads. Every public function runs on the thread that owns the GMainContext
  * that was the thread default when the branch was made ("the owner"). webrtcbin
@@ -68,6 +70,7 @@ struct _EsCallBranch
   GSource               *bus_source;
   GMutex                 sample_lock;
   GstSample             *last_video_sample;
+  EsVerification        *verification;
 
   /* Written by streaming threads: counters atomically, the rest under
    * sample_lock. */
@@ -79,6 +82,8 @@ struct _EsCallBranch
   guint                  video_kbps;
   guint                  remote_video_max_kbps;
   guint                  stats_id;
+  guint                  cert_poll_id;
+  guint                  cert_polls;
   EsCallBranchRole       role;
   EsCallBranchState      state;
 
@@ -90,6 +95,8 @@ struct _EsCallBranch
   guint                  channel_open : 1;
   guint                  torn_down : 1;
   guint                  stats_pending : 1;
+  guint                  certificates_read : 1;
+  guint                  reveal_sent : 1;
 };
 
 G_DEFINE_FINAL_TYPE (EsCallBranch, es_call_branch, G_TYPE_OBJECT)
@@ -399,6 +406,273 @@ es_call_branch_update_state (EsCallBranch *self)
     es_call_branch_set_state (self, ES_CALL_BRANCH_STATE_CONNECTED);
   else if (self->started)
     es_call_branch_set_state (self, ES_CALL_BRANCH_STATE_CONNECTING);
+}
+
+/* Verification (DESIGN.md §4). The branch feeds its EsVerification what only it
+ * can see: its own SDP fingerprint, the peer's SDP, the certificates the DTLS
+ * handshake showed, and the reveal on the control channel. It sends our reveal
+ * as soon as the verification allows it, and a failed check fails the branch:
+ * nothing of a connection that may be intercepted is worth keeping. */
+
+#define CERT_POLL_MS  50
+#define CERT_POLL_MAX 200 /* 10 s */
+
+static void
+es_call_branch_fail_verification (EsCallBranch *self)
+{
+  const char *reason = es_verification_get_failure_reason (self->verification);
+
+  es_call_branch_fail (self, g_error_new_literal (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                                  reason ? reason
+                                                         : "The call could not be verified"));
+}
+
+static void
+verification_notify_state_cb (EsVerification *verification,
+                              GParamSpec     *pspec,
+                              EsCallBranch   *self)
+{
+  if (es_verification_get_state (verification) == ES_VERIFICATION_STATE_FAILED)
+    es_call_branch_fail_verification (self);
+}
+
+static void
+es_call_branch_maybe_reveal (EsCallBranch *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+
+  if (self->verification == NULL || self->reveal_sent || !self->channel_open ||
+      !self->certificates_read || !es_verification_can_reveal (self->verification))
+    return;
+
+  json = es_verification_dup_reveal_json (self->verification, &error);
+  if (json == NULL)
+    {
+      g_debug ("Branch to %s: cannot reveal yet: %s", self->peer_device_id, error->message);
+      return;
+    }
+
+  if (!es_call_branch_send_control (self, json, &error))
+    {
+      g_debug ("Branch to %s: cannot send the reveal: %s", self->peer_device_id, error->message);
+      return;
+    }
+
+  g_debug ("Branch to %s: reveal sent", self->peer_device_id);
+  self->reveal_sent = TRUE;
+}
+
+static GstWebRTCDTLSTransport *
+es_call_branch_dup_dtls_transport (EsCallBranch *self)
+{
+  GstWebRTCDTLSTransport *dtls = NULL;
+  g_autoptr(GstWebRTCSCTPTransport) sctp = NULL;
+  g_autoptr(GArray) transceivers = NULL;
+
+  if (self->webrtc == NULL)
+    return NULL;
+
+  /* With max-bundle every m-line and the data channel share one transport;
+   * the data channel's is the one the reveal travels on. */
+  g_object_get (self->webrtc, "sctp-transport", &sctp, NULL);
+  if (sctp != NULL)
+    g_object_get (sctp, "transport", &dtls, NULL);
+  if (dtls != NULL)
+    return dtls;
+
+  g_signal_emit_by_name (self->webrtc, "get-transceivers", &transceivers);
+  for (guint i = 0; transceivers != NULL && i < transceivers->len && dtls == NULL; i++)
+    {
+      GstWebRTCRTPTransceiver *transceiver = g_array_index (transceivers,
+                                                            GstWebRTCRTPTransceiver *, i);
+      g_autoptr(GstWebRTCRTPSender) sender = NULL;
+
+      g_object_get (transceiver, "sender", &sender, NULL);
+      if (sender != NULL)
+        g_object_get (sender, "transport", &dtls, NULL);
+    }
+
+  return dtls;
+}
+
+/* Returns TRUE when done (read, or given up). */
+static gboolean
+es_call_branch_read_certificates (EsCallBranch *self)
+{
+  g_autoptr(GstWebRTCDTLSTransport) dtls = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *local_pem = NULL;
+  g_autofree char *remote_pem = NULL;
+
+  if (self->verification == NULL || self->certificates_read || self->torn_down)
+    return TRUE;
+
+  dtls = es_call_branch_dup_dtls_transport (self);
+  if (dtls != NULL)
+    g_object_get (dtls, "certificate", &local_pem, "remote-certificate", &remote_pem, NULL);
+
+  if (local_pem == NULL || *local_pem == '\0' || remote_pem == NULL || *remote_pem == '\0')
+    {
+      if (++self->cert_polls < CERT_POLL_MAX)
+        return FALSE;
+
+      es_call_branch_fail (self, g_error_new_literal (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                                      "The connection shows no DTLS "
+                                                      "certificates, so the call cannot be "
+                                                      "verified"));
+      return TRUE;
+    }
+
+  self->certificates_read = TRUE;
+  g_debug ("Branch to %s: DTLS certificates read", self->peer_device_id);
+
+  /* A failure shows as the verification's state (and fails the branch). */
+  if (!es_verification_set_certificates_pem (self->verification, local_pem, remote_pem, &error))
+    {
+      g_debug ("Branch to %s: certificates: %s", self->peer_device_id, error->message);
+      if (es_verification_get_state (self->verification) != ES_VERIFICATION_STATE_FAILED)
+        es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                                "Cannot verify the call: %s", error->message));
+      return TRUE;
+    }
+
+  es_call_branch_maybe_reveal (self);
+  return TRUE;
+}
+
+static gboolean
+cert_poll_cb (gpointer user_data)
+{
+  EsCallBranch *self = user_data;
+
+  if (!es_call_branch_read_certificates (self))
+    return G_SOURCE_CONTINUE;
+
+  self->cert_poll_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+es_call_branch_start_certificates (EsCallBranch *self)
+{
+  GSource *source;
+
+  if (self->verification == NULL || self->certificates_read || self->cert_poll_id != 0)
+    return;
+
+  if (es_call_branch_read_certificates (self))
+    return;
+
+  /* The transport reports connected a moment before the handshake's peer
+   * certificate is readable. */
+  source = g_timeout_source_new (CERT_POLL_MS);
+  g_source_set_callback (source, cert_poll_cb, self, NULL);
+  g_source_set_static_name (source, "[earshot] branch certificates");
+  self->cert_poll_id = g_source_attach (source, self->context);
+  g_source_unref (source);
+}
+
+static void
+es_call_branch_stop_certificates (EsCallBranch *self)
+{
+  if (self->cert_poll_id != 0)
+    {
+      GSource *source = g_main_context_find_source_by_id (self->context, self->cert_poll_id);
+
+      if (source != NULL)
+        g_source_destroy (source);
+      self->cert_poll_id = 0;
+    }
+}
+
+/* TRUE when @json was a reveal, which the verification takes. */
+static gboolean
+es_call_branch_take_reveal (EsCallBranch *self,
+                            const char   *json)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonNode *root;
+  const char *type = NULL;
+
+  if (self->verification == NULL || strstr (json, ES_VERIFICATION_REVEAL_TYPE) == NULL)
+    return FALSE;
+
+  parser = json_parser_new_immutable ();
+  if (strlen (json) > ES_VERIFICATION_REVEAL_MAX_LEN ||
+      !json_parser_load_from_data (parser, json, -1, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    type = json_object_get_string_member_with_default (json_node_get_object (root), "type", NULL);
+  if (g_strcmp0 (type, ES_VERIFICATION_REVEAL_TYPE) != 0)
+    return FALSE;
+
+  g_debug ("Branch to %s: reveal received", self->peer_device_id);
+  if (!es_verification_receive_reveal_json (self->verification, json, &error))
+    g_debug ("Branch to %s: reveal: %s", self->peer_device_id, error->message);
+
+  return TRUE;
+}
+
+/**
+ * es_call_branch_set_verification:
+ * @verification: (nullable): checks this branch's connection; set before
+ *   es_call_branch_start()
+ *
+ * With a verification, the branch finds its own fingerprint in its local
+ * description before ::local-description (so a handler can take the
+ * commitment), gives the verification the peer's SDP, the DTLS certificates
+ * and the peer's reveal, sends our reveal on the control channel, and fails
+ * with %ES_CALL_ERROR_VERIFICATION when a check fails. The peer's commitment
+ * is the owner's to set.
+ */
+void
+es_call_branch_set_verification (EsCallBranch   *self,
+                                 EsVerification *verification)
+{
+  g_return_if_fail (ES_IS_CALL_BRANCH (self));
+  g_return_if_fail (verification == NULL || ES_IS_VERIFICATION (verification));
+
+  if (self->verification == verification)
+    return;
+
+  if (self->verification != NULL)
+    g_signal_handlers_disconnect_by_data (self->verification, self);
+  g_set_object (&self->verification, verification);
+  if (verification != NULL)
+    g_signal_connect (verification, "notify::state", G_CALLBACK (verification_notify_state_cb),
+                      self);
+}
+
+EsVerification *
+es_call_branch_get_verification (EsCallBranch *self)
+{
+  g_return_val_if_fail (ES_IS_CALL_BRANCH (self), NULL);
+  return self->verification;
+}
+
+/**
+ * es_call_branch_dup_local_fingerprint:
+ *
+ * Returns: (transfer full) (nullable): our certificate's sha-256 fingerprint
+ *   as our local description announced it ("AB:CD:…"), or %NULL before it
+ */
+char *
+es_call_branch_dup_local_fingerprint (EsCallBranch *self)
+{
+  g_autofree char *text = NULL;
+  guint8 hash[ES_SAS_HASH_LEN];
+
+  g_return_val_if_fail (ES_IS_CALL_BRANCH (self), NULL);
+
+  if (self->local_sdp == NULL)
+    return NULL;
+  text = gst_sdp_message_as_text (self->local_sdp);
+  if (!es_sas_find_sdp_fingerprint (text, hash, NULL))
+    return NULL;
+  return es_sas_format_fingerprint (hash);
 }
 
 static gboolean

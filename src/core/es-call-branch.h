@@ -9,6 +9,7 @@
 
 #include "es-call-stats.h"
 #include "es-media-settings.h"
+#include "es-verification.h"
 
 G_BEGIN_DECLS
 
@@ -27,6 +28,7 @@ typedef enum
   ES_CALL_ERROR_PIPELINE,
   ES_CALL_ERROR_ICE_FAILED,
   ES_CALL_ERROR_CHANNEL,
+  ES_CALL_ERROR_VERIFICATION,
 } EsCallError;
 
 GQuark es_call_error_quark (void);
@@ -95,6 +97,11 @@ void               es_call_branch_set_video_bitrate         (EsCallBranch       
                                                              guint                   kbps);
 guint              es_call_branch_get_video_bitrate         (EsCallBranch           *self);
 void               es_call_branch_close                     (EsCallBranch           *self);
+
+void               es_call_branch_set_verification          (EsCallBranch           *self,
+                                                             EsVerification         *verification);
+EsVerification    *es_call_branch_get_verification          (EsCallBranch           *self);
+char              *es_call_branch_dup_local_fingerprint     (EsCallBranch           *self);
 
 const char        *es_call_branch_get_video_codec           (EsCallBranch           *self);
 guint64            es_call_branch_get_audio_buffers_decoded (EsCallBranch           *self);

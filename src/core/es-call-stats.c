@@ -280,6 +280,8 @@ parse_field_cb (GQuark        field_id,
     case GST_WEBRTC_STATS_INBOUND_RTP:
       out->packets_received += get_u64 (s, "packets-received");
       out->bytes_received += get_u64 (s, "bytes-received");
+      if (rtp_is_video (&p->index, s, &name))
+        out->video_bytes_received += get_u64 (s, "bytes-received");
       out->packets_lost += get_i64 (s, "packets-lost");
       if (get_double (s, "jitter", &d))
         {
@@ -388,6 +390,8 @@ es_call_stats_parse (const GstStructure *report,
       p.out->out_kbps = kbps_between (out_now, out_then, dt);
       p.out->out_video_kbps = kbps_between (p.out->video_bytes_sent, previous->video_bytes_sent, dt);
       p.out->in_kbps = kbps_between (p.out->bytes_received, previous->bytes_received, dt);
+      p.out->in_video_kbps = kbps_between (p.out->video_bytes_received,
+                                           previous->video_bytes_received, dt);
     }
 
   g_hash_table_unref (p.index.by_id);
@@ -409,6 +413,7 @@ es_call_stats_to_json (const EsCallStats *self)
   json_object_set_double_member (o, "in_kbps", self->in_kbps);
   json_object_set_double_member (o, "out_kbps", self->out_kbps);
   json_object_set_double_member (o, "out_video_kbps", self->out_video_kbps);
+  json_object_set_double_member (o, "in_video_kbps", self->in_video_kbps);
   if (self->audio_codec != NULL)
     json_object_set_string_member (o, "audio_codec", self->audio_codec);
   if (self->video_codec != NULL)

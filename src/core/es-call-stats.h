@@ -30,6 +30,8 @@ G_BEGIN_DECLS
  * @audio_buffers_decoded / @video_frames_decoded: filled in by the branch
  * @local_candidate_type / @remote_candidate_type: "host", "srflx", "prflx", "relay"
  * @relayed: %TRUE when either end of the selected pair is a TURN relay
+ * @video_bytes_received: the video part of @bytes_received
+ * @in_video_kbps: the video part of @in_kbps
  */
 typedef struct _EsCallStats EsCallStats;
 
@@ -56,6 +58,8 @@ struct _EsCallStats
   char    *local_candidate_type;
   char    *remote_candidate_type;
   gboolean relayed;
+  guint64  video_bytes_received;
+  double   in_video_kbps;
 };
 
 GType        es_call_stats_get_type (void) G_GNUC_CONST;

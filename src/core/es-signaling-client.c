@@ -65,6 +65,7 @@ enum {
 
 enum {
   FRAME_RECEIVED,
+  ERROR_RECEIVED,
   ACKED,
   N_SIGNALS
 };
@@ -553,6 +554,7 @@ on_message_cb (SoupWebsocketConnection *conn,
                  json_object_get_string_member_with_default (frame->body, "code", "?"),
                  json_object_get_string_member_with_default (frame->body, "message", "?"),
                  json_object_get_int_member_with_default (frame->body, "ref_seq", 0));
+      g_signal_emit (self, signals[ERROR_RECEIVED], 0, frame);
       break;
 
     default:
@@ -923,6 +925,20 @@ es_signaling_client_class_init (EsSignalingClientClass *klass)
    */
   signals[FRAME_RECEIVED] =
     g_signal_new ("frame-received",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+
+  /**
+   * EsSignalingClient::error-received:
+   * @frame: (type gpointer): the `error` #EsFrame, borrowed
+   *
+   * The server refused something. Control frame: not persisted, and a lost one
+   * is never sent again. Call errors carry the `call_id`.
+   */
+  signals[ERROR_RECEIVED] =
+    g_signal_new ("error-received",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,

@@ -26,6 +26,7 @@ es_server_config_new (void)
   config->password_hash = ES_PASSWORD_HASH_INTERACTIVE;
   config->turn_ttl = ES_SERVER_DEFAULT_TURN_TTL;
   config->idle_timeout = ES_SERVER_DEFAULT_IDLE_TIMEOUT;
+  config->ring_timeout = ES_SERVER_DEFAULT_RING_TIMEOUT;
 
   return config;
 }
@@ -189,6 +190,7 @@ es_server_config_load_file (EsServerConfig  *config,
   GET_NUMBER ("rate-burst", rate_burst, FALSE);
   GET_NUMBER ("turn-ttl", turn_ttl, FALSE);
   GET_NUMBER ("idle-timeout", idle_timeout, TRUE);
+  GET_NUMBER ("ring-timeout", ring_timeout, FALSE);
 #undef GET_NUMBER
 
   if (g_key_file_has_key (file, GROUP, "turn-uris", NULL))
@@ -216,6 +218,7 @@ es_server_config_parse_args (EsServerConfig   *config,
   gint64 rate_limit = -1;
   gint64 rate_burst = -1;
   gint64 idle_timeout = -1;
+  gint64 ring_timeout = -1;
   g_autoptr(GOptionContext) context = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file (GKeyFile, group [server])", "FILE" },
@@ -227,6 +230,7 @@ es_server_config_parse_args (EsServerConfig   *config,
     { "rate-limit", 0, 0, G_OPTION_ARG_INT64, &rate_limit, "Frames per second per connection (default 500)", "N" },
     { "rate-burst", 0, 0, G_OPTION_ARG_INT64, &rate_burst, "Burst of frames per connection (default 1000)", "N" },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT64, &idle_timeout, "Close a WebSocket silent for this many seconds; 0 never (default 300)", "SECONDS" },
+    { "ring-timeout", 0, 0, G_OPTION_ARG_INT64, &ring_timeout, "Seconds a call rings before it is missed (default 60)", "SECONDS" },
     { NULL }
   };
 
@@ -264,6 +268,12 @@ es_server_config_parse_args (EsServerConfig   *config,
       if (idle_timeout != 0 && !check_positive ("idle-timeout", idle_timeout, error))
         return FALSE;
       config->idle_timeout = (guint) idle_timeout;
+    }
+  if (ring_timeout != -1)
+    {
+      if (!check_positive ("ring-timeout", ring_timeout, error))
+        return FALSE;
+      config->ring_timeout = (guint) ring_timeout;
     }
 
   if ((config->tls_certificate == NULL) != (config->tls_key == NULL))

@@ -27,6 +27,7 @@ typedef enum
 #define ES_SERVER_DEFAULT_RATE_BURST   1000
 #define ES_SERVER_DEFAULT_IDLE_TIMEOUT 300
 #define ES_SERVER_DEFAULT_TURN_TTL     86400
+#define ES_SERVER_DEFAULT_RING_TIMEOUT 60
 
 typedef struct
 {
@@ -42,6 +43,7 @@ typedef struct
   char                  **turn_uris;
   guint                   turn_ttl;     /* seconds */
   guint                   idle_timeout; /* seconds without a frame before a socket is closed; 0: never */
+  guint                   ring_timeout; /* seconds a call rings before it is missed */
 } EsServerConfig;
 
 GQuark          es_server_config_error_quark (void);

@@ -17,6 +17,9 @@ static const char * const reason_names[ES_REJECT_N_REASONS] = {
   [ES_REJECT_BEFORE_HELLO] = "before_hello",
   [ES_REJECT_WRONG_DEVICE] = "wrong_device",
   [ES_REJECT_RATE_LIMITED] = "rate_limited",
+  [ES_REJECT_UNKNOWN_USER] = "unknown_user",
+  [ES_REJECT_UNKNOWN_CALL] = "unknown_call",
+  [ES_REJECT_CALL_ENDED] = "call_ended",
 };
 
 const char *

@@ -23,8 +23,10 @@ typedef struct
   gint64           last_recv_seq;
   gint64           persisted_recv_seq;
   gint64           next_seq;
+  gint64           delete_up_to; /* acked by the device, not yet deleted from its queue */
   EsServerSession *session; /* borrowed: the device's current connection, or NULL */
   guint            dirty : 1;
+  guint            delete_pending : 1;
 } EsServerDevice;
 
 EsServerDevice *es_server_device_new_from_record (const EsServerDeviceRecord *record);
@@ -68,5 +70,14 @@ void             es_server_session_message (EsServer        *self,
                                             gboolean         is_text);
 void             es_server_session_closed  (EsServer        *self,
                                             EsServerSession *session);
+
+/* The store is the writer thread's while a commit is in flight (see es-server.c, "Group
+ * commit"): code on the main thread that uses it outside of frame handling calls this first. */
+void             es_server_wait_commit     (EsServer        *self);
+
+void             es_server_session_send_queued (EsServerSession *self,
+                                                gint64           seq,
+                                                const char      *text,
+                                                gsize            length);
 
 G_END_DECLS

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "es-server-private.h"
 
 G_DEFINE_FINAL_TYPE (EsServerSession, es_server_session, G_TYPE_OBJECT)
@@ -155,7 +157,12 @@ es_server_session_send (EsServerSession *self,
     return;
 
   frame->ack = self->device->persisted_recv_seq;
-  text = es_frame_serialize (frame, NULL);
+  /* The most common frame by far; its text is fixed apart from the number. */
+  if (frame->type == ES_MESSAGE_ACK && frame->seq == 0)
+    text = g_strdup_printf ("{\"v\":%d,\"seq\":0,\"ack\":%" G_GINT64_FORMAT ",\"type\":\"ack\",\"body\":{}}",
+                            ES_PROTOCOL_VERSION, frame->ack);
+  else
+    text = es_frame_serialize (frame, NULL);
   if (text == NULL)
     return;
 
@@ -163,6 +170,50 @@ es_server_session_send (EsServerSession *self,
   self->last_ack_sent = frame->ack;
   if (frame->seq > self->last_sent_seq)
     self->last_sent_seq = frame->seq;
+}
+
+/* Sends a durable frame as it was serialized for the queue (with "ack":0), stamping the ack into
+ * the text rather than parsing and serializing it again: es_frame_serialize always writes
+ * {"v":1,"seq":N,"ack":M,… first, so the first "ack": is the top-level one. */
+void
+es_server_session_send_queued (EsServerSession *self,
+                               gint64           seq,
+                               const char      *text,
+                               gsize            length)
+{
+  static const char key[] = "\"ack\":";
+  const char *value, *end;
+  g_autofree char *stamped = NULL;
+  char ack[24];
+  int ack_len;
+  gsize prefix_len, suffix_len;
+
+  g_return_if_fail (ES_IS_SERVER_SESSION (self));
+  g_return_if_fail (text != NULL);
+
+  if (!es_server_session_is_open (self))
+    return;
+
+  value = g_strstr_len (text, MIN (length, 64), key);
+  g_return_if_fail (value != NULL);
+  value += sizeof key - 1;
+  end = value;
+  while (end < text + length && g_ascii_isdigit (*end))
+    end++;
+
+  ack_len = g_snprintf (ack, sizeof ack, "%" G_GINT64_FORMAT, self->device->persisted_recv_seq);
+  prefix_len = value - text;
+  suffix_len = text + length - end;
+  stamped = g_malloc (prefix_len + ack_len + suffix_len + 1);
+  memcpy (stamped, text, prefix_len);
+  memcpy (stamped + prefix_len, ack, ack_len);
+  memcpy (stamped + prefix_len + ack_len, end, suffix_len);
+  stamped[prefix_len + ack_len + suffix_len] = '\0';
+
+  soup_websocket_connection_send_text (self->conn, stamped);
+  self->last_ack_sent = self->device->persisted_recv_seq;
+  if (seq > self->last_sent_seq)
+    self->last_sent_seq = seq;
 }
 
 EsFrame *

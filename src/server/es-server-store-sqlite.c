@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <sqlite3.h>
 
-#include "es-server-store-sqlite.h"
+#include "es-server-store-sqlite-private.h"
 
 /* Statements are prepared once and kept for the life of the store: the hot path (enqueue, ack,
  * sequence updates) must not parse SQL for every frame. */
@@ -69,7 +69,27 @@ static const char schema_sql[] =
   "  seq INTEGER NOT NULL,"
   "  frame TEXT NOT NULL,"
   "  PRIMARY KEY (device_id, seq)) WITHOUT ROWID;"
+  ES_SERVER_STORE_SQLITE_CALLS_SCHEMA
   "PRAGMA user_version = 1;";
+
+/* Checkpoints copy the WAL back into the database file and fsync it: tens of milliseconds that,
+ * left to SQLite's automatic checkpoint, land inside whichever COMMIT crosses the threshold and
+ * stall every frame of that batch. So automatic checkpoints are off, and a thread with its own
+ * connection runs PASSIVE checkpoints, which never block the writer (WAL lets one writer and a
+ * checkpointer work at once), once the WAL has grown past CHECKPOINT_PAGES or every
+ * CHECKPOINT_INTERVAL_US, whichever comes first. */
+#define CHECKPOINT_PAGES       1000
+#define CHECKPOINT_INTERVAL_US (2 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  GThread  *thread;
+  sqlite3  *db;
+  GMutex    lock;
+  GCond     cond;
+  gboolean  wanted;
+  gboolean  quit;
+} Checkpointer;
 
 struct _EsServerStoreSqlite
 {
@@ -79,6 +99,7 @@ struct _EsServerStoreSqlite
   char *path;
   sqlite3 *db;
   sqlite3_stmt *stmts[N_STMTS];
+  Checkpointer checkpointer;
 };
 
 static void es_server_store_iface_init (EsServerStoreInterface *iface);
@@ -456,6 +477,99 @@ es_server_store_iface_init (EsServerStoreInterface *iface)
   iface->ack = es_server_store_sqlite_ack;
   iface->list_queue = es_server_store_sqlite_list_queue;
   iface->count_queued = es_server_store_sqlite_count_queued;
+  es_server_store_sqlite_calls_iface_init (iface);
+}
+
+/* Checkpoints ------------------------------------------------------------------------------- */
+
+static gpointer
+checkpoint_thread (gpointer data)
+{
+  Checkpointer *cp = data;
+
+  g_mutex_lock (&cp->lock);
+  while (!cp->quit)
+    {
+      gint64 deadline = g_get_monotonic_time () + CHECKPOINT_INTERVAL_US;
+
+      while (!cp->wanted && !cp->quit)
+        if (!g_cond_wait_until (&cp->cond, &cp->lock, deadline))
+          break;
+      if (cp->quit)
+        break;
+      cp->wanted = FALSE;
+      g_mutex_unlock (&cp->lock);
+
+      /* A busy or partial checkpoint is fine: the next one picks up where it stopped. */
+      sqlite3_wal_checkpoint_v2 (cp->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+      g_mutex_lock (&cp->lock);
+    }
+  g_mutex_unlock (&cp->lock);
+
+  return NULL;
+}
+
+/* Runs on the writing connection after each commit, with the WAL's size in pages. */
+static int
+wal_hook_cb (void       *data,
+             sqlite3    *db,
+             const char *name,
+             int         n_pages)
+{
+  Checkpointer *cp = data;
+
+  if (n_pages >= CHECKPOINT_PAGES)
+    {
+      g_mutex_lock (&cp->lock);
+      cp->wanted = TRUE;
+      g_cond_signal (&cp->cond);
+      g_mutex_unlock (&cp->lock);
+    }
+  return SQLITE_OK;
+}
+
+static gboolean
+checkpointer_start (EsServerStoreSqlite  *self,
+                    GError              **error)
+{
+  Checkpointer *cp = &self->checkpointer;
+  int rc;
+
+  rc = sqlite3_open_v2 (self->path, &cp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (cp->db, "PRAGMA synchronous = FULL;", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, ES_SERVER_STORE_ERROR, ES_SERVER_STORE_ERROR_OPEN,
+                   "Could not open the database %s for checkpoints: %s", self->path,
+                   cp->db != NULL ? sqlite3_errmsg (cp->db) : sqlite3_errstr (rc));
+      g_clear_pointer (&cp->db, sqlite3_close);
+      return FALSE;
+    }
+  sqlite3_busy_timeout (cp->db, 5000);
+
+  sqlite3_wal_hook (self->db, wal_hook_cb, cp);
+  cp->thread = g_thread_new ("es-checkpoint", checkpoint_thread, cp);
+  return TRUE;
+}
+
+static void
+checkpointer_stop (EsServerStoreSqlite *self)
+{
+  Checkpointer *cp = &self->checkpointer;
+
+  if (cp->thread != NULL)
+    {
+      g_mutex_lock (&cp->lock);
+      cp->quit = TRUE;
+      g_cond_signal (&cp->cond);
+      g_mutex_unlock (&cp->lock);
+      g_clear_pointer (&cp->thread, g_thread_join);
+    }
+  if (self->db != NULL)
+    sqlite3_wal_hook (self->db, NULL, NULL);
+  g_clear_pointer (&cp->db, sqlite3_close);
 }
 
 static void
@@ -463,12 +577,16 @@ es_server_store_sqlite_finalize (GObject *object)
 {
   EsServerStoreSqlite *self = (EsServerStoreSqlite *) object;
 
+  checkpointer_stop (self);
+
   if (self->db != NULL && !sqlite3_get_autocommit (self->db))
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
   for (guint i = 0; i < N_STMTS; i++)
     g_clear_pointer (&self->stmts[i], sqlite3_finalize);
   g_clear_pointer (&self->db, sqlite3_close);
   g_clear_pointer (&self->path, g_free);
+  g_mutex_clear (&self->checkpointer.lock);
+  g_cond_clear (&self->checkpointer.cond);
 
   G_OBJECT_CLASS (es_server_store_sqlite_parent_class)->finalize (object);
 }
@@ -484,6 +602,8 @@ es_server_store_sqlite_class_init (EsServerStoreSqliteClass *klass)
 static void
 es_server_store_sqlite_init (EsServerStoreSqlite *self)
 {
+  g_mutex_init (&self->checkpointer.lock);
+  g_cond_init (&self->checkpointer.cond);
 }
 
 static gboolean
@@ -536,8 +656,12 @@ es_server_store_sqlite_new (const char  *path,
       return NULL;
     }
 
+  /* EsServer commits on a writer thread and runs everything else on the main thread, never both
+   * at once (es_server_wait_commit). The connection is serialized anyway: a call that slipped past
+   * that rule would wait for the COMMIT instead of corrupting it; uncontended, the mutex is
+   * free. */
   rc = sqlite3_open_v2 (path, &self->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
   if (rc != SQLITE_OK)
     {
       g_set_error (error, ES_SERVER_STORE_ERROR, ES_SERVER_STORE_ERROR_OPEN,
@@ -547,7 +671,8 @@ es_server_store_sqlite_new (const char  *path,
     }
   sqlite3_busy_timeout (self->db, 5000);
 
-  if (!exec_sql (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", error) ||
+  if (!exec_sql (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                       "PRAGMA wal_autocheckpoint = 0;", error) ||
       !exec_sql (self, schema_sql, error))
     return NULL;
 
@@ -563,6 +688,9 @@ es_server_store_sqlite_new (const char  *path,
         }
     }
 
+  if (!checkpointer_start (self, error))
+    return NULL;
+
   return ES_SERVER_STORE (g_steal_pointer (&self));
 }
 
@@ -572,4 +700,14 @@ es_server_store_sqlite_get_path (EsServerStoreSqlite *self)
   g_return_val_if_fail (ES_IS_SERVER_STORE_SQLITE (self), NULL);
 
   return self->path;
+}
+
+/* For es-server-store-sqlite-calls.c, whose statements run on the same connection and so in the
+ * same transaction. */
+sqlite3 *
+es_server_store_sqlite_get_db (EsServerStoreSqlite *self)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE_SQLITE (self), NULL);
+
+  return self->db;
 }

@@ -30,6 +30,75 @@ es_server_device_record_free (EsServerDeviceRecord *record)
   g_free (record);
 }
 
+EsServerCallRecord *
+es_server_call_record_copy (const EsServerCallRecord *call)
+{
+  EsServerCallRecord *copy;
+
+  g_return_val_if_fail (call != NULL, NULL);
+
+  copy = g_new0 (EsServerCallRecord, 1);
+  copy->id = g_strdup (call->id);
+  copy->caller_user = g_strdup (call->caller_user);
+  copy->caller_device = g_strdup (call->caller_device);
+  copy->callee_user = g_strdup (call->callee_user);
+  copy->callee_device = g_strdup (call->callee_device);
+  copy->media = g_strdup (call->media);
+  copy->state = call->state;
+  copy->deadline = call->deadline;
+  copy->created_at = call->created_at;
+  return copy;
+}
+
+void
+es_server_call_record_free (EsServerCallRecord *call)
+{
+  if (call == NULL)
+    return;
+
+  g_free (call->id);
+  g_free (call->caller_user);
+  g_free (call->caller_device);
+  g_free (call->callee_user);
+  g_free (call->callee_device);
+  g_free (call->media);
+  g_free (call);
+}
+
+static const char * const call_state_names[] = {
+  [ES_SERVER_CALL_RINGING] = "ringing",
+  [ES_SERVER_CALL_ACCEPTED] = "accepted",
+  [ES_SERVER_CALL_ENDED] = "ended",
+  [ES_SERVER_CALL_DECLINED] = "declined",
+  [ES_SERVER_CALL_CANCELLED] = "cancelled",
+  [ES_SERVER_CALL_MISSED] = "missed",
+  [ES_SERVER_CALL_BUSY] = "busy",
+};
+
+const char *
+es_server_call_state_to_string (EsServerCallState state)
+{
+  g_return_val_if_fail (state < G_N_ELEMENTS (call_state_names), NULL);
+
+  return call_state_names[state];
+}
+
+gboolean
+es_server_call_state_from_string (const char        *name,
+                                  EsServerCallState *out_state)
+{
+  for (guint i = 0; name != NULL && i < G_N_ELEMENTS (call_state_names); i++)
+    {
+      if (g_str_equal (name, call_state_names[i]))
+        {
+          if (out_state != NULL)
+            *out_state = (EsServerCallState) i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 void
 es_server_queued_frame_free (EsServerQueuedFrame *frame)
 {
@@ -228,4 +297,108 @@ es_server_store_count_queued (EsServerStore  *self,
   g_return_val_if_fail (ES_IS_SERVER_STORE (self), -1);
 
   return ES_SERVER_STORE_GET_IFACE (self)->count_queued (self, error);
+}
+
+/* Returns the devices of @user as EsServerDeviceRecord, oldest first; an empty array when the
+ * user has none or does not exist, NULL on error. The sequence numbers in these records are the
+ * stored ones, which the server's cache may be ahead of. */
+GPtrArray *
+es_server_store_list_user_devices (EsServerStore  *self,
+                                   const char     *user,
+                                   GError        **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), NULL);
+  g_return_val_if_fail (user != NULL, NULL);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->list_user_devices (self, user, error);
+}
+
+/* Fails with ES_SERVER_STORE_ERROR_EXISTS when a call with this ID exists. */
+gboolean
+es_server_store_insert_call (EsServerStore             *self,
+                             const EsServerCallRecord  *call,
+                             GError                   **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (call != NULL && call->id != NULL, FALSE);
+  g_return_val_if_fail (call->caller_user != NULL && call->caller_device != NULL, FALSE);
+  g_return_val_if_fail (call->callee_user != NULL && call->media != NULL, FALSE);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->insert_call (self, call, error);
+}
+
+/* Writes the state, callee_device and deadline of the call @call->id. */
+gboolean
+es_server_store_update_call (EsServerStore             *self,
+                             const EsServerCallRecord  *call,
+                             GError                   **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (call != NULL && call->id != NULL, FALSE);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->update_call (self, call, error);
+}
+
+/* Fails with ES_SERVER_STORE_ERROR_NOT_FOUND when there is no such call. */
+EsServerCallRecord *
+es_server_store_lookup_call (EsServerStore  *self,
+                             const char     *call_id,
+                             GError        **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), NULL);
+  g_return_val_if_fail (call_id != NULL, NULL);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->lookup_call (self, call_id, error);
+}
+
+/* Returns the ringing call from @caller_user to @callee_user with the smallest ID; fails with
+ * ES_SERVER_STORE_ERROR_NOT_FOUND when none rings. */
+EsServerCallRecord *
+es_server_store_find_ringing_call (EsServerStore  *self,
+                                   const char     *caller_user,
+                                   const char     *callee_user,
+                                   GError        **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), NULL);
+  g_return_val_if_fail (caller_user != NULL, NULL);
+  g_return_val_if_fail (callee_user != NULL, NULL);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->find_ringing_call (self, caller_user, callee_user,
+                                                              error);
+}
+
+/* Sets @out_in_call to whether @user takes part in an accepted call, either side. */
+gboolean
+es_server_store_user_in_call (EsServerStore  *self,
+                              const char     *user,
+                              gboolean       *out_in_call,
+                              GError        **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (user != NULL, FALSE);
+  g_return_val_if_fail (out_in_call != NULL, FALSE);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->user_in_call (self, user, out_in_call, error);
+}
+
+/* Returns the ringing calls whose deadline is at or before @now, earliest first, as
+ * EsServerCallRecord; NULL on error. */
+GPtrArray *
+es_server_store_list_due_calls (EsServerStore  *self,
+                                gint64          now,
+                                GError        **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), NULL);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->list_due_calls (self, now, error);
+}
+
+/* Returns the earliest deadline of the ringing calls, 0 when none rings, -1 on error. */
+gint64
+es_server_store_next_ring_deadline (EsServerStore  *self,
+                                    GError        **error)
+{
+  g_return_val_if_fail (ES_IS_SERVER_STORE (self), -1);
+
+  return ES_SERVER_STORE_GET_IFACE (self)->next_ring_deadline (self, error);
 }

@@ -1,4 +1,4 @@
-/* es-server-store.h: what the signaling server persists (accounts, devices, queues)
+/* es-server-store.h: what the signaling server persists (accounts, devices, queues, calls)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -32,6 +32,33 @@ typedef struct
   gint64  last_recv_seq;
   gint64  next_seq;
 } EsServerDeviceRecord;
+
+/* States of a call as stored. Ringing and accepted calls are live; the others are final. */
+typedef enum
+{
+  ES_SERVER_CALL_RINGING,
+  ES_SERVER_CALL_ACCEPTED,
+  ES_SERVER_CALL_ENDED,     /* hung up after it was accepted */
+  ES_SERVER_CALL_DECLINED,
+  ES_SERVER_CALL_CANCELLED, /* by its caller, or folded into a counter-call */
+  ES_SERVER_CALL_MISSED,    /* nobody answered before the ring deadline */
+  ES_SERVER_CALL_BUSY,      /* the callee was in another call */
+} EsServerCallState;
+
+/* A call as stored. callee_device is the device that accepted (NULL before); deadline is the
+ * end of ringing in wall-clock microseconds (g_get_real_time()), 0 once the call stops ringing. */
+typedef struct
+{
+  char              *id;
+  char              *caller_user;
+  char              *caller_device;
+  char              *callee_user;
+  char              *callee_device;
+  char              *media;
+  EsServerCallState  state;
+  gint64             deadline;
+  gint64             created_at;
+} EsServerCallRecord;
 
 /* One frame waiting in a device's queue, serialized as it will be sent (apart from "ack"). */
 typedef struct
@@ -103,6 +130,32 @@ struct _EsServerStoreInterface
                                                GError        **error);
   gint64                (*count_queued)       (EsServerStore  *self,
                                                GError        **error);
+
+  GPtrArray            *(*list_user_devices)  (EsServerStore  *self,
+                                               const char     *user,
+                                               GError        **error);
+  gboolean              (*insert_call)        (EsServerStore  *self,
+                                               const EsServerCallRecord *call,
+                                               GError        **error);
+  gboolean              (*update_call)        (EsServerStore  *self,
+                                               const EsServerCallRecord *call,
+                                               GError        **error);
+  EsServerCallRecord   *(*lookup_call)        (EsServerStore  *self,
+                                               const char     *call_id,
+                                               GError        **error);
+  EsServerCallRecord   *(*find_ringing_call)  (EsServerStore  *self,
+                                               const char     *caller_user,
+                                               const char     *callee_user,
+                                               GError        **error);
+  gboolean              (*user_in_call)       (EsServerStore  *self,
+                                               const char     *user,
+                                               gboolean       *out_in_call,
+                                               GError        **error);
+  GPtrArray            *(*list_due_calls)     (EsServerStore  *self,
+                                               gint64          now,
+                                               GError        **error);
+  gint64                (*next_ring_deadline) (EsServerStore  *self,
+                                               GError        **error);
 };
 
 GQuark                es_server_store_error_quark       (void);
@@ -160,7 +213,39 @@ GPtrArray            *es_server_store_list_queue        (EsServerStore  *self,
 gint64                es_server_store_count_queued      (EsServerStore  *self,
                                                          GError        **error);
 
+GPtrArray            *es_server_store_list_user_devices (EsServerStore  *self,
+                                                         const char     *user,
+                                                         GError        **error);
+gboolean              es_server_store_insert_call       (EsServerStore  *self,
+                                                         const EsServerCallRecord *call,
+                                                         GError        **error);
+gboolean              es_server_store_update_call       (EsServerStore  *self,
+                                                         const EsServerCallRecord *call,
+                                                         GError        **error);
+EsServerCallRecord   *es_server_store_lookup_call       (EsServerStore  *self,
+                                                         const char     *call_id,
+                                                         GError        **error);
+EsServerCallRecord   *es_server_store_find_ringing_call (EsServerStore  *self,
+                                                         const char     *caller_user,
+                                                         const char     *callee_user,
+                                                         GError        **error);
+gboolean              es_server_store_user_in_call      (EsServerStore  *self,
+                                                         const char     *user,
+                                                         gboolean       *out_in_call,
+                                                         GError        **error);
+GPtrArray            *es_server_store_list_due_calls    (EsServerStore  *self,
+                                                         gint64          now,
+                                                         GError        **error);
+gint64                es_server_store_next_ring_deadline (EsServerStore *self,
+                                                          GError       **error);
+
+const char           *es_server_call_state_to_string    (EsServerCallState  state);
+gboolean              es_server_call_state_from_string  (const char        *name,
+                                                         EsServerCallState *out_state);
+
 void                  es_server_device_record_free      (EsServerDeviceRecord *record);
+EsServerCallRecord   *es_server_call_record_copy        (const EsServerCallRecord *call);
+void                  es_server_call_record_free        (EsServerCallRecord   *call);
 void                  es_server_queued_frame_free       (EsServerQueuedFrame  *frame);
 
 void                  es_server_store_hash_token        (const guint8   *token,
@@ -169,5 +254,6 @@ void                  es_server_store_hash_token        (const guint8   *token,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsServerDeviceRecord, es_server_device_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsServerQueuedFrame, es_server_queued_frame_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsServerCallRecord, es_server_call_record_free)
 
 G_END_DECLS

@@ -14,6 +14,7 @@
 
 #include "es-protocol.h"
 #include "es-server-private.h"
+#include "es-server-calls.h"
 
 #define TOKEN_SIZE            32
 #define MAX_HTTP_BODY         (16 * 1024)
@@ -21,6 +22,8 @@
 #define MAX_DEVICE_NAME_BYTES 256
 #define LISTEN_BACKLOG        4096
 #define IDLE_CHECK_SECONDS    10
+/* How long acknowledged frames may stay in the database when nothing else gets committed. */
+#define DELETE_DELAY_MS       1000
 
 #define CLOSE_WRONG_DEVICE 4001
 #define CLOSE_SEQUENCE     4002
@@ -31,12 +34,16 @@
   g_log_structured (G_LOG_DOMAIN, level, "ES_EVENT", event, "MESSAGE", __VA_ARGS__)
 
 /* Something to send once the open transaction is committed: a frame queued for @target (sent
- * if the device is connected), or a reply for one @session. */
+ * if the device is connected), kept as the @text stored in its queue, or a reply @frame for one
+ * @session. */
 typedef struct
 {
   EsServerDevice  *target;
   EsServerSession *session;
   EsFrame         *frame;
+  char            *text;
+  gsize            length;
+  gint64           seq;
 } Outgoing;
 
 struct _EsServer
@@ -46,6 +53,7 @@ struct _EsServer
   /* Owned */
   EsServerConfig *config;
   EsServerStore *store;
+  EsServerCalls *calls;
   SoupServer *soup;
   GHashTable *devices;   /* id → EsServerDevice */
   GPtrArray *graveyard;  /* devices dropped from the cache, kept for borrowed pointers */
@@ -54,18 +62,32 @@ struct _EsServer
   GPtrArray *batch_sessions;
   GPtrArray *batch_devices;
   GPtrArray *batch_http; /* SoupServerMessage, paused until the commit */
+  GPtrArray *pending_deletes; /* EsServerDevice with delete_pending, borrowed */
   char *uri;
   EsServerMetrics metrics;
   guint64 batch_frames;
 
+  /* Group commit: see the comment in that section */
+  GThread *writer;
+  GMutex writer_lock;
+  GCond writer_cond;
+  struct _Batch *writer_job;  /* handed to the writer thread, under writer_lock */
+  struct _Batch *writer_done; /* committed by it, not yet finished, under writer_lock */
+  struct _Batch *committing;  /* in flight, from handing over to finish_commit() */
+  GSource *done_source;
+  GQueue deferred;            /* Deferred: frames that arrived during the commit */
+
   guint commit_source_id;
+  guint delete_source_id;
   guint idle_source_id;
   guint shutting_down : 1;
+  guint writer_quit : 1;
 };
 
 G_DEFINE_FINAL_TYPE (EsServer, es_server, G_TYPE_OBJECT)
 
 static void fail_batch (EsServer *self, const GError *error);
+static void start_commit (EsServer *self);
 
 static void
 outgoing_clear (gpointer data)
@@ -74,6 +96,7 @@ outgoing_clear (gpointer data)
 
   g_clear_object (&out->session);
   g_clear_pointer (&out->frame, es_frame_free);
+  g_clear_pointer (&out->text, g_free);
 }
 
 /* Devices ------------------------------------------------------------------------------------ */
@@ -90,6 +113,7 @@ lookup_device (EsServer    *self,
   if (device != NULL)
     return device;
 
+  es_server_wait_commit (self);
   record = es_server_store_lookup_device (self->store, id, error);
   if (record == NULL)
     return NULL;
@@ -122,6 +146,7 @@ lookup_device_by_token (EsServer   *self,
 
   es_server_store_hash_token (token, token_len, hash);
   sodium_memzero (token, sizeof token);
+  es_server_wait_commit (self);
   record = es_server_store_lookup_token (self->store, hash, NULL);
   if (record == NULL)
     return NULL;
@@ -131,13 +156,106 @@ lookup_device_by_token (EsServer   *self,
 
 /* Group commit ------------------------------------------------------------------------------ */
 
+/* Frames are applied to an open transaction as they arrive. The transaction is committed by a
+ * writer thread while the main thread goes on reading sockets: an fsync takes milliseconds, and
+ * blocking the loop for it made every turn, and so every batch, longer. Frames that arrive while a
+ * commit is in flight wait, unparsed, in self->deferred (the connection is the writer's until the
+ * commit ends); they are applied as soon as it ends and go into the next commit. Nothing is acked
+ * or delivered before the commit that holds it has returned.
+ *
+ * Rule for the main thread: the store may only be used while no commit is in flight. Frame
+ * handling is deferred meanwhile, so it needs nothing; anything else that touches the store
+ * (HTTP handlers, timers, the call module's timers) calls es_server_wait_commit() first, which
+ * blocks for the rest of the in-flight commit. ensure_batch() and lookup_device() do so. */
+
+/* What one transaction owes once it is committed. */
+typedef struct _Batch
+{
+  GArray    *out;      /* Outgoing */
+  GPtrArray *sessions; /* EsServerSession, owned: sessions that may be owed an ack */
+  GPtrArray *devices;  /* EsServerDevice, borrowed: their received seqs become persisted */
+  GPtrArray *http;     /* SoupServerMessage, paused until the commit */
+  guint64    frames;
+  /* Set by the writer thread */
+  GError    *error;
+  gint64     commit_us;
+} Batch;
+
+static void
+batch_free (Batch *batch)
+{
+  g_array_unref (batch->out);
+  g_ptr_array_unref (batch->sessions);
+  g_ptr_array_unref (batch->devices);
+  g_ptr_array_unref (batch->http);
+  g_clear_error (&batch->error);
+  g_free (batch);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Batch, batch_free)
+
+/* Takes what the open batch owes and starts an empty one. */
+static Batch *
+batch_steal (EsServer *self)
+{
+  Batch *batch = g_new0 (Batch, 1);
+
+  batch->out = g_steal_pointer (&self->batch_out);
+  self->batch_out = g_array_new (FALSE, FALSE, sizeof (Outgoing));
+  g_array_set_clear_func (self->batch_out, outgoing_clear);
+  batch->sessions = g_steal_pointer (&self->batch_sessions);
+  self->batch_sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  batch->devices = g_steal_pointer (&self->batch_devices);
+  self->batch_devices = g_ptr_array_new ();
+  batch->http = g_steal_pointer (&self->batch_http);
+  self->batch_http = g_ptr_array_new_with_free_func (g_object_unref);
+  batch->frames = self->batch_frames;
+  self->batch_frames = 0;
+
+  return batch;
+}
+
+static gpointer
+writer_thread (gpointer data)
+{
+  EsServer *self = data;
+
+  g_mutex_lock (&self->writer_lock);
+  for (;;)
+    {
+      Batch *batch;
+      gint64 start;
+
+      while (self->writer_job == NULL && !self->writer_quit)
+        g_cond_wait (&self->writer_cond, &self->writer_lock);
+      if (self->writer_job == NULL)
+        break;
+      batch = self->writer_job;
+      g_mutex_unlock (&self->writer_lock);
+
+      start = g_get_monotonic_time ();
+      es_server_store_commit (self->store, &batch->error);
+      batch->commit_us = g_get_monotonic_time () - start;
+
+      g_mutex_lock (&self->writer_lock);
+      self->writer_job = NULL;
+      self->writer_done = batch;
+      g_cond_broadcast (&self->writer_cond);
+      /* Thread-safe: wakes the main context, which then runs commit_done_dispatch(). */
+      g_source_set_ready_time (self->done_source, 0);
+    }
+  g_mutex_unlock (&self->writer_lock);
+
+  return NULL;
+}
+
 static gboolean
 commit_cb (gpointer user_data)
 {
   EsServer *self = user_data;
 
   self->commit_source_id = 0;
-  es_server_flush (self);
+  start_commit (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -155,6 +273,7 @@ ensure_batch (EsServer *self)
 {
   g_autoptr(GError) error = NULL;
 
+  es_server_wait_commit (self);
   schedule_commit (self);
   if (es_server_store_in_transaction (self->store))
     return TRUE;
@@ -195,7 +314,7 @@ batch_reply (EsServer        *self,
              EsServerSession *session,
              EsFrame         *frame)
 {
-  Outgoing out = { NULL, g_object_ref (session), frame };
+  Outgoing out = { NULL, g_object_ref (session), frame, NULL, 0, 0 };
 
   g_array_append_val (self->batch_out, out);
   batch_touch_session (self, session);
@@ -240,17 +359,14 @@ reply_json_error (SoupServerMessage *msg,
                   guint              status,
                   const char        *message);
 
-/* The transaction could not be committed: nothing of it happened. Every session that took part
- * is closed (its device resends after reconnecting), the cached sequence numbers go back to what
- * the database holds, and nothing is acked or delivered. */
+/* @batch could not be committed: nothing of it happened. Every session that took part is closed
+ * (its device resends after reconnecting), the cached sequence numbers go back to what the
+ * database holds, and nothing is acked or delivered. */
 static void
-fail_batch (EsServer     *self,
-            const GError *error)
+fail_commit (EsServer     *self,
+             Batch        *batch,
+             const GError *error)
 {
-  g_autoptr(GArray) outgoing = NULL;
-  g_autoptr(GPtrArray) sessions = NULL;
-  g_autoptr(GPtrArray) http = NULL;
-  g_autoptr(GPtrArray) devices = NULL;
   GHashTableIter iter;
   gpointer value;
 
@@ -258,22 +374,12 @@ fail_batch (EsServer     *self,
           error != NULL ? error->message : "unknown error");
   self->metrics.commit_failures++;
   es_server_store_rollback (self->store, NULL);
-  g_clear_handle_id (&self->commit_source_id, g_source_remove);
+  if (self->calls != NULL)
+    es_server_calls_batch_failed (self->calls);
 
-  outgoing = g_steal_pointer (&self->batch_out);
-  self->batch_out = g_array_new (FALSE, FALSE, sizeof (Outgoing));
-  g_array_set_clear_func (self->batch_out, outgoing_clear);
-  sessions = g_steal_pointer (&self->batch_sessions);
-  self->batch_sessions = g_ptr_array_new_with_free_func (g_object_unref);
-  http = g_steal_pointer (&self->batch_http);
-  self->batch_http = g_ptr_array_new_with_free_func (g_object_unref);
-  devices = g_steal_pointer (&self->batch_devices);
-  self->batch_devices = g_ptr_array_new ();
-  self->batch_frames = 0;
-
-  for (guint i = 0; i < sessions->len; i++)
+  for (guint i = 0; i < batch->sessions->len; i++)
     {
-      EsServerSession *session = g_ptr_array_index (sessions, i);
+      EsServerSession *session = g_ptr_array_index (batch->sessions, i);
 
       session->in_batch = FALSE;
       session->needs_ack = FALSE;
@@ -305,9 +411,9 @@ fail_batch (EsServer     *self,
         }
     }
 
-  for (guint i = 0; i < http->len; i++)
+  for (guint i = 0; i < batch->http->len; i++)
     {
-      SoupServerMessage *msg = g_ptr_array_index (http, i);
+      SoupServerMessage *msg = g_ptr_array_index (batch->http, i);
 
       reply_json_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Storage failure, try again");
       unpause_http (msg);
@@ -320,71 +426,70 @@ fail_batch (EsServer     *self,
   }
 }
 
-/* Commits the open transaction, if any, then sends what waited for it: frames for connected
- * targets, replies, acks, and HTTP responses. Nothing is acked or delivered before this. */
-void
-es_server_flush (EsServer *self)
+/* The open batch failed before its commit. */
+static void
+fail_batch (EsServer     *self,
+            const GError *error)
 {
-  g_autoptr(GArray) outgoing = NULL;
-  g_autoptr(GPtrArray) sessions = NULL;
-  g_autoptr(GPtrArray) http = NULL;
-
-  g_return_if_fail (ES_IS_SERVER (self));
+  g_autoptr(Batch) batch = NULL;
 
   g_clear_handle_id (&self->commit_source_id, g_source_remove);
+  batch = batch_steal (self);
+  fail_commit (self, batch, error);
+}
 
-  if (es_server_store_in_transaction (self->store))
+/* Adds the deletes of acknowledged frames to the open transaction. */
+static gboolean
+apply_pending_deletes (EsServer  *self,
+                       GError   **error)
+{
+  g_autoptr(GPtrArray) devices = g_steal_pointer (&self->pending_deletes);
+
+  self->pending_deletes = g_ptr_array_new ();
+  g_clear_handle_id (&self->delete_source_id, g_source_remove);
+
+  for (guint i = 0; i < devices->len; i++)
     {
-      g_autoptr(GError) error = NULL;
-      gint64 start, elapsed;
+      EsServerDevice *device = g_ptr_array_index (devices, i);
+      gint64 removed;
 
-      for (guint i = 0; i < self->batch_devices->len; i++)
-        {
-          EsServerDevice *device = g_ptr_array_index (self->batch_devices, i);
-
-          if (!es_server_store_update_device_seqs (self->store, device->id, device->last_recv_seq,
-                                                   device->next_seq, &error))
-            {
-              fail_batch (self, error);
-              return;
-            }
-        }
-
-      start = g_get_monotonic_time ();
-      if (!es_server_store_commit (self->store, &error))
-        {
-          fail_batch (self, error);
-          return;
-        }
-      elapsed = g_get_monotonic_time () - start;
-
-      self->metrics.commit_batches++;
-      self->metrics.commit_frames += self->batch_frames;
-      self->metrics.commit_latency_us_sum += elapsed;
-      self->metrics.commit_latency_us_max = MAX (self->metrics.commit_latency_us_max, (guint64) elapsed);
+      device->delete_pending = FALSE;
+      removed = es_server_store_ack (self->store, device->id, device->delete_up_to, error);
+      if (removed < 0)
+        return FALSE;
+      self->metrics.messages_queued -= removed;
     }
+  return TRUE;
+}
 
-  for (guint i = 0; i < self->batch_devices->len; i++)
+static gboolean
+delete_timeout_cb (gpointer user_data)
+{
+  EsServer *self = user_data;
+
+  self->delete_source_id = 0;
+  if (self->pending_deletes->len > 0 && ensure_batch (self))
+    start_commit (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends what waited for @batch's commit: frames for connected targets, replies, acks, and HTTP
+ * responses. */
+static void
+deliver (EsServer *self,
+         Batch    *batch)
+{
+  for (guint i = 0; i < batch->devices->len; i++)
     {
-      EsServerDevice *device = g_ptr_array_index (self->batch_devices, i);
+      EsServerDevice *device = g_ptr_array_index (batch->devices, i);
 
       device->persisted_recv_seq = device->last_recv_seq;
       device->dirty = FALSE;
     }
-  g_ptr_array_set_size (self->batch_devices, 0);
-  self->batch_frames = 0;
 
-  outgoing = g_steal_pointer (&self->batch_out);
-  self->batch_out = g_array_new (FALSE, FALSE, sizeof (Outgoing));
-  g_array_set_clear_func (self->batch_out, outgoing_clear);
-  sessions = g_steal_pointer (&self->batch_sessions);
-  self->batch_sessions = g_ptr_array_new_with_free_func (g_object_unref);
-  http = g_steal_pointer (&self->batch_http);
-  self->batch_http = g_ptr_array_new_with_free_func (g_object_unref);
-
-  for (guint i = 0; i < outgoing->len; i++)
+  for (guint i = 0; i < batch->out->len; i++)
     {
-      Outgoing *out = &g_array_index (outgoing, Outgoing, i);
+      Outgoing *out = &g_array_index (batch->out, Outgoing, i);
 
       if (out->session != NULL)
         {
@@ -396,17 +501,17 @@ es_server_flush (EsServer *self)
 
           /* A device that connects later gets the frame from its queue after hello. */
           if (target != NULL && target->welcomed && es_server_session_is_open (target) &&
-              out->frame->seq > target->last_sent_seq)
+              out->seq > target->last_sent_seq)
             {
-              es_server_session_send (target, out->frame);
+              es_server_session_send_queued (target, out->seq, out->text, out->length);
               self->metrics.frames_delivered++;
             }
         }
     }
 
-  for (guint i = 0; i < sessions->len; i++)
+  for (guint i = 0; i < batch->sessions->len; i++)
     {
-      EsServerSession *session = g_ptr_array_index (sessions, i);
+      EsServerSession *session = g_ptr_array_index (batch->sessions, i);
 
       session->in_batch = FALSE;
       if (session->welcomed &&
@@ -419,8 +524,174 @@ es_server_flush (EsServer *self)
       session->needs_ack = FALSE;
     }
 
-  for (guint i = 0; i < http->len; i++)
-    unpause_http (g_ptr_array_index (http, i));
+  for (guint i = 0; i < batch->http->len; i++)
+    unpause_http (g_ptr_array_index (batch->http, i));
+}
+
+/* Hands the open transaction to the writer thread, or, with nothing to commit, delivers what the
+ * batch holds (acks, replies) at once. With a commit in flight it does nothing: the batch goes
+ * out when that commit has finished (commit_done_dispatch). */
+static void
+start_commit (EsServer *self)
+{
+  g_autoptr(GError) error = NULL;
+  Batch *batch;
+
+  g_clear_handle_id (&self->commit_source_id, g_source_remove);
+  if (self->committing != NULL)
+    return;
+
+  if (!es_server_store_in_transaction (self->store))
+    {
+      g_autoptr(Batch) done = batch_steal (self);
+
+      deliver (self, done);
+      return;
+    }
+
+  if (!apply_pending_deletes (self, &error))
+    {
+      fail_batch (self, error);
+      return;
+    }
+  for (guint i = 0; i < self->batch_devices->len; i++)
+    {
+      EsServerDevice *device = g_ptr_array_index (self->batch_devices, i);
+
+      if (!es_server_store_update_device_seqs (self->store, device->id, device->last_recv_seq,
+                                               device->next_seq, &error))
+        {
+          fail_batch (self, error);
+          return;
+        }
+    }
+
+  batch = batch_steal (self);
+  self->committing = batch;
+  g_mutex_lock (&self->writer_lock);
+  self->writer_job = batch;
+  g_cond_broadcast (&self->writer_cond);
+  g_mutex_unlock (&self->writer_lock);
+}
+
+/* Takes the batch the writer thread has committed and acks and delivers it. */
+static void
+finish_commit (EsServer *self)
+{
+  g_autoptr(Batch) batch = NULL;
+
+  g_mutex_lock (&self->writer_lock);
+  batch = g_steal_pointer (&self->writer_done);
+  g_mutex_unlock (&self->writer_lock);
+  if (batch == NULL)
+    return;
+
+  g_assert (batch == self->committing);
+  self->committing = NULL;
+
+  if (batch->error != NULL)
+    {
+      fail_commit (self, batch, batch->error);
+      return;
+    }
+
+  self->metrics.commit_batches++;
+  self->metrics.commit_frames += batch->frames;
+  self->metrics.commit_latency_us_sum += batch->commit_us;
+  self->metrics.commit_latency_us_max = MAX (self->metrics.commit_latency_us_max,
+                                             (guint64) batch->commit_us);
+  deliver (self, batch);
+}
+
+/**
+ * es_server_wait_commit:
+ *
+ * Blocks until the commit in flight, if any, has ended, and acks and delivers what it held.
+ * Afterwards the main thread may use the store, until the next commit starts.
+ */
+void
+es_server_wait_commit (EsServer *self)
+{
+  if (self->committing == NULL)
+    return;
+
+  g_mutex_lock (&self->writer_lock);
+  while (self->writer_done == NULL)
+    g_cond_wait (&self->writer_cond, &self->writer_lock);
+  g_mutex_unlock (&self->writer_lock);
+
+  finish_commit (self);
+}
+
+typedef struct
+{
+  EsServerSession *session;
+  GBytes          *message;
+  gboolean         is_text;
+} Deferred;
+
+static void
+deferred_free (Deferred *deferred)
+{
+  g_object_unref (deferred->session);
+  g_bytes_unref (deferred->message);
+  g_free (deferred);
+}
+
+static void handle_message (EsServer        *self,
+                            EsServerSession *session,
+                            GBytes          *message,
+                            gboolean         is_text);
+
+/* Applies the frames that arrived during the last commit, in the order they arrived. */
+static void
+drain_deferred (EsServer *self)
+{
+  Deferred *deferred;
+
+  while (self->committing == NULL && (deferred = g_queue_pop_head (&self->deferred)) != NULL)
+    {
+      if (!deferred->session->closing)
+        handle_message (self, deferred->session, deferred->message, deferred->is_text);
+      deferred_free (deferred);
+    }
+}
+
+/* Made ready by the writer thread when a commit has ended. */
+typedef struct
+{
+  GSource   source;
+  EsServer *server; /* borrowed: the server destroys the source in dispose */
+} CommitDoneSource;
+
+static gboolean
+commit_done_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  EsServer *self = ((CommitDoneSource *) source)->server;
+
+  g_source_set_ready_time (source, -1);
+  finish_commit (self);
+  drain_deferred (self);
+  /* The next batch is already waiting: commit it now rather than after another turn. */
+  start_commit (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs commit_done_funcs = {
+  .dispatch = commit_done_dispatch,
+};
+
+/* Commits the open transaction, if any, and sends what waited for it, before returning. */
+void
+es_server_flush (EsServer *self)
+{
+  g_return_if_fail (ES_IS_SERVER (self));
+
+  es_server_wait_commit (self);
+  start_commit (self);
+  es_server_wait_commit (self);
 }
 
 /* WebSocket frames -------------------------------------------------------------------------- */
@@ -444,29 +715,34 @@ reject (EsServer        *self,
     es_server_session_send_error (session, es_reject_reason_to_string (reason), message, ref_seq);
 }
 
+/* Deleting acknowledged frames from the queue need not be durable at once: a delete that a crash
+ * loses only makes the server resend frames that the device drops as duplicates. So it costs
+ * neither a commit nor a wake-up of its own: it rides along with the next commit, or with the
+ * timer in delete_timeout_cb when nothing else is written. */
 static void
 process_peer_ack (EsServer        *self,
                   EsServerSession *session,
                   gint64           ack)
 {
-  g_autoptr(GError) error = NULL;
-  gint64 removed;
+  EsServerDevice *device = session->device;
 
   /* A device cannot acknowledge what it was never sent. */
   ack = MIN (ack, session->last_sent_seq);
   if (ack <= session->peer_ack)
     return;
 
-  if (!ensure_batch (self))
-    return;
-  removed = es_server_store_ack (self->store, session->device->id, ack, &error);
-  if (removed < 0)
-    {
-      fail_batch (self, error);
-      return;
-    }
   session->peer_ack = ack;
-  self->metrics.messages_queued -= removed;
+  if (ack > device->delete_up_to)
+    {
+      device->delete_up_to = ack;
+      if (!device->delete_pending)
+        {
+          device->delete_pending = TRUE;
+          g_ptr_array_add (self->pending_deletes, device);
+        }
+      if (self->delete_source_id == 0)
+        self->delete_source_id = g_timeout_add (DELETE_DELAY_MS, delete_timeout_cb, self);
+    }
 }
 
 static void
@@ -479,7 +755,7 @@ relay (EsServer        *self,
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
   gsize length = 0;
-  Outgoing item = { target, NULL, NULL };
+  Outgoing item = { target, NULL, NULL, NULL, 0, 0 };
 
   g_free (out->from_device);
   out->from_device = g_strdup (session->device->id);
@@ -505,7 +781,9 @@ relay (EsServer        *self,
   self->metrics.frames_relayed++;
   self->metrics.messages_queued++;
 
-  item.frame = g_steal_pointer (&out);
+  item.seq = out->seq;
+  item.text = g_steal_pointer (&text);
+  item.length = length;
   g_array_append_val (self->batch_out, item);
 }
 
@@ -545,14 +823,115 @@ route_data (EsServer        *self,
   relay (self, session, target, frame);
 }
 
-/* Call-flow frames (invite, offer, …) belong to the call state machine, which is not part of the
- * server yet. It plugs in here: return TRUE when the frame was handled. */
+/* The call state machine's way out (EsServerCallsSink): the same queue path as relay(), in the
+ * open batch. Failures are returned, never handled here, so each is handled once. */
+static gboolean
+calls_begin_cb (gpointer   user_data,
+                GError   **error)
+{
+  EsServer *self = user_data;
+
+  es_server_wait_commit (self);
+  schedule_commit (self);
+  if (es_server_store_in_transaction (self->store))
+    return TRUE;
+  return es_server_store_begin (self->store, error);
+}
+
+static gboolean
+calls_queue_cb (gpointer        user_data,
+                const char     *device_id,
+                const EsFrame  *frame,
+                GError        **error)
+{
+  EsServer *self = user_data;
+  g_autoptr(EsFrame) out = NULL;
+  g_autofree char *text = NULL;
+  EsServerDevice *target;
+  gsize length = 0;
+  Outgoing item = { 0 };
+
+  target = lookup_device (self, device_id, error);
+  if (target == NULL)
+    return FALSE;
+
+  out = es_frame_copy (frame);
+  out->seq = target->next_seq;
+  out->ack = 0;
+  text = es_frame_serialize (out, &length);
+  if (text == NULL)
+    {
+      g_set_error (error, ES_SERVER_STORE_ERROR, ES_SERVER_STORE_ERROR_FAILED,
+                   "A %s frame could not be serialized", es_message_type_to_string (out->type));
+      return FALSE;
+    }
+  if (!es_server_store_enqueue (self->store, target->id, out->seq, text, length, error))
+    return FALSE;
+
+  target->next_seq++;
+  batch_touch_device (self, target);
+  self->metrics.frames_relayed++;
+  self->metrics.messages_queued++;
+
+  item.target = target;
+  item.seq = out->seq;
+  item.text = g_steal_pointer (&text);
+  item.length = length;
+  g_array_append_val (self->batch_out, item);
+  return TRUE;
+}
+
+static void
+calls_fail_cb (gpointer      user_data,
+               const GError *error)
+{
+  fail_batch (user_data, error);
+}
+
+static const EsServerCallsSink calls_sink = { calls_begin_cb, calls_queue_cb, calls_fail_cb };
+
+/* Call-flow frames (invite, offer, …) go to the call state machine. A frame it refuses is
+ * answered with an error frame and still acked, like any other refused frame. */
 static gboolean
 route_call (EsServer        *self,
             EsServerSession *session,
             const EsFrame   *frame)
 {
-  return FALSE;
+  g_autoptr(GError) error = NULL;
+  EsServerDevice *device = session->device;
+  EsRejectReason reason;
+
+  if (es_server_calls_handle_frame (self->calls, device->id, device->name, device->user, frame,
+                                    &error))
+    return TRUE;
+
+  if (error->domain != ES_SERVER_CALLS_ERROR)
+    {
+      fail_batch (self, error);
+      return TRUE;
+    }
+
+  switch ((EsServerCallsError) error->code)
+    {
+    case ES_SERVER_CALLS_ERROR_NOT_ALLOWED:
+      reason = ES_REJECT_NOT_ALLOWED;
+      break;
+    case ES_SERVER_CALLS_ERROR_UNKNOWN_USER:
+      reason = ES_REJECT_UNKNOWN_USER;
+      break;
+    case ES_SERVER_CALLS_ERROR_UNKNOWN_CALL:
+      reason = ES_REJECT_UNKNOWN_CALL;
+      break;
+    case ES_SERVER_CALLS_ERROR_CALL_ENDED:
+      reason = ES_REJECT_CALL_ENDED;
+      break;
+    case ES_SERVER_CALLS_ERROR_BAD_FRAME:
+    default:
+      reason = ES_REJECT_BAD_FRAME;
+      break;
+    }
+  reject (self, session, reason, error->message, frame->seq, TRUE);
+  return TRUE;
 }
 
 static void
@@ -686,23 +1065,12 @@ handle_hello (EsServer        *self,
   session->peer_ack = resume_ack;
   session->last_sent_seq = resume_ack;
 
+  /* Only the server writes the queue, with es_frame_serialize: the text goes out as stored. */
   for (guint i = 0; i < queued->len; i++)
     {
       EsServerQueuedFrame *item = g_ptr_array_index (queued, i);
-      g_autoptr(EsFrame) stored = NULL;
-      g_autoptr(GError) parse_error = NULL;
 
-      stored = es_frame_parse (item->data, strlen (item->data), &parse_error);
-      if (stored == NULL)
-        {
-          /* Only the server writes the queue; this would be a bug, not a client's doing. */
-          es_log (G_LOG_LEVEL_CRITICAL, "queue-corrupt",
-                  "Queued frame %" G_GINT64_FORMAT " for %s does not parse: %s", item->seq,
-                  device->id, parse_error->message);
-          continue;
-        }
-      stored->seq = item->seq;
-      es_server_session_send (session, stored);
+      es_server_session_send_queued (session, item->seq, item->data, strlen (item->data));
       self->metrics.frames_delivered++;
     }
 
@@ -711,11 +1079,11 @@ handle_hello (EsServer        *self,
           device->id, device->user, resume_ack, queued->len, device->persisted_recv_seq);
 }
 
-void
-es_server_session_message (EsServer        *self,
-                           EsServerSession *session,
-                           GBytes          *message,
-                           gboolean         is_text)
+static void
+handle_message (EsServer        *self,
+                EsServerSession *session,
+                GBytes          *message,
+                gboolean         is_text)
 {
   g_autoptr(EsFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
@@ -803,6 +1171,35 @@ es_server_session_message (EsServer        *self,
       /* The ack was processed above; the rest means nothing to the server. */
       break;
     }
+}
+
+void
+es_server_session_message (EsServer        *self,
+                           EsServerSession *session,
+                           GBytes          *message,
+                           gboolean         is_text)
+{
+  session->last_activity = g_get_monotonic_time () / G_USEC_PER_SEC;
+
+  /* The store belongs to the writer thread until its commit ends; later frames wait behind
+   * earlier ones, so each device's frames keep their order. */
+  if (self->committing != NULL || !g_queue_is_empty (&self->deferred))
+    {
+      Deferred *deferred = g_new (Deferred, 1);
+
+      deferred->session = g_object_ref (session);
+      deferred->message = g_bytes_ref (message);
+      deferred->is_text = is_text;
+      g_queue_push_tail (&self->deferred, deferred);
+      return;
+    }
+
+  handle_message (self, session, message, is_text);
+
+  /* Commit at once: frames that arrive meanwhile gather for the next commit, so batches grow
+   * with the load by themselves, and a lone frame does not wait for another main-loop turn. */
+  if (self->commit_source_id != 0)
+    start_commit (self);
 }
 
 void
@@ -1247,6 +1644,7 @@ account_cb (SoupServer        *server,
 
   if (is_login)
     {
+      es_server_wait_commit (self);
       request->stored_hash = es_server_store_dup_password_hash (self->store, request->user, &error);
       if (request->stored_hash == NULL &&
           !g_error_matches (error, ES_SERVER_STORE_ERROR, ES_SERVER_STORE_ERROR_NOT_FOUND))
@@ -1442,7 +1840,22 @@ es_server_dispose (GObject *object)
 {
   EsServer *self = (EsServer *) object;
 
+  es_server_wait_commit (self);
+  if (self->writer != NULL)
+    {
+      g_mutex_lock (&self->writer_lock);
+      self->writer_quit = TRUE;
+      g_cond_broadcast (&self->writer_cond);
+      g_mutex_unlock (&self->writer_lock);
+      g_clear_pointer (&self->writer, g_thread_join);
+    }
+  if (self->done_source != NULL)
+    g_source_destroy (self->done_source);
+  g_clear_pointer (&self->done_source, g_source_unref);
+  g_queue_clear_full (&self->deferred, (GDestroyNotify) deferred_free);
+
   g_clear_handle_id (&self->commit_source_id, g_source_remove);
+  g_clear_handle_id (&self->delete_source_id, g_source_remove);
   g_clear_handle_id (&self->idle_source_id, g_source_remove);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
@@ -1451,6 +1864,7 @@ es_server_dispose (GObject *object)
   g_clear_pointer (&self->batch_sessions, g_ptr_array_unref);
   g_clear_pointer (&self->batch_http, g_ptr_array_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_object (&self->calls);
   g_clear_object (&self->store);
 
   G_OBJECT_CLASS (es_server_parent_class)->dispose (object);
@@ -1462,10 +1876,13 @@ es_server_finalize (GObject *object)
   EsServer *self = (EsServer *) object;
 
   g_clear_pointer (&self->batch_devices, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_deletes, g_ptr_array_unref);
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_pointer (&self->graveyard, g_ptr_array_unref);
   g_clear_pointer (&self->config, es_server_config_free);
   g_clear_pointer (&self->uri, g_free);
+  g_mutex_clear (&self->writer_lock);
+  g_cond_clear (&self->writer_cond);
 
   G_OBJECT_CLASS (es_server_parent_class)->finalize (object);
 }
@@ -1491,6 +1908,10 @@ es_server_init (EsServer *self)
   self->batch_sessions = g_ptr_array_new_with_free_func (g_object_unref);
   self->batch_devices = g_ptr_array_new ();
   self->batch_http = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pending_deletes = g_ptr_array_new ();
+  g_mutex_init (&self->writer_lock);
+  g_cond_init (&self->writer_cond);
+  g_queue_init (&self->deferred);
 }
 
 /**
@@ -1514,6 +1935,12 @@ es_server_new (EsServerConfig  *config,
   self->config = config;
   self->store = g_object_ref (store);
 
+  self->done_source = g_source_new (&commit_done_funcs, sizeof (CommitDoneSource));
+  ((CommitDoneSource *) self->done_source)->server = self;
+  g_source_set_name (self->done_source, "es-commit-done");
+  g_source_attach (self->done_source, g_main_context_get_thread_default ());
+  self->writer = g_thread_new ("es-writer", writer_thread, self);
+
   if (sodium_init () < 0)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not initialize libsodium");
@@ -1530,6 +1957,11 @@ es_server_new (EsServerConfig  *config,
 
   queued = es_server_store_count_queued (store, error);
   if (queued < 0)
+    return NULL;
+
+  /* Calls that rang while the server was down time out from their stored deadlines. */
+  self->calls = es_server_calls_new (store, config->ring_timeout, &calls_sink, self);
+  if (!es_server_calls_reschedule (self->calls, error))
     return NULL;
   self->metrics.messages_queued = queued;
 
