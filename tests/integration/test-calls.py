@@ -233,6 +233,25 @@ def main():
         for p in (a, b1):
             assert p.wait_exit(15) == 0, p.name
 
+    def server_restart_while_ringing():
+        bob = new_bob()
+        b1 = w.peer("b1", "answer", "--auto", "--after", "5", "--test-media", "--json")
+        b2 = w.peer("b2", "answer", "--test-media", "--json")
+        time.sleep(0.5)
+        a = w.peer("alice", "call", bob, "--test-media", "--duration", "2", "--json")
+        a.wait_for("ringing", 15, device_id=w.device_ids["b1"])
+        w.server.kill()
+        time.sleep(0.5)
+        w.server.start()
+        connected = a.wait_for("connected", 30)
+        assert connected["device_id"] == w.device_ids["b1"], connected
+        b2.wait_for("answered_elsewhere", 20)
+        a.wait_for("media", 15, kind="audio")
+        b1.wait_for("media", 15, kind="audio")
+        for p in (a, b1, b2):
+            p.wait_for("ended", 20)
+            assert p.wait_exit(15) == 0, p.name
+
     cases = [
         ("two devices ring, one answers, the other hears where", two_devices_one_answers),
         ("no media before pickup", nothing_before_pickup),
@@ -245,6 +264,7 @@ def main():
         ("VP8 first on both: VP8", codec("VP8,H264", "VP8,H264", "VP8")),
         ("VP8 only against H.264 only: clear error", codec("VP8", "H264", None)),
         ("video bitrate cap 300 kbit/s", bitrate_cap),
+        ("the server restarts while it rings: the call goes on", server_restart_while_ringing),
     ]
     only = os.environ.get("EARSHOT_CALLS_ONLY")
     for name, fn in cases:
