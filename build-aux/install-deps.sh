@@ -13,7 +13,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice gstreamer1.0-tools
   # data validation
-  appstream desktop-file-utils libglib2.0-bin
+  appstream desktop-file-utils libglib2.0-bin flatpak-builder
   # tests: display, session bus, fonts, network namespaces, TURN, scripts
   xvfb xauth dbus dbus-x11 fonts-noto-color-emoji fonts-cantarell
   iproute2 iptables nftables coturn python3 procps sqlite3
