@@ -15,6 +15,7 @@
 
 #include "es-call-manager.h"
 #include "es-cli.h"
+#include "es-sas-emoji.h"
 #include "es-signaling-client.h"
 
 /* How long a folded call waits for the call that replaces it. */
@@ -30,6 +31,10 @@ typedef struct
   guint    accepted_printed : 1;
   guint    connected_printed : 1;
   guint    ended_printed : 1;
+  guint    sas_answered : 1;
+  EsVerificationState sas_printed_state;
+  guint8   sas_printed[ES_SAS_N_INDICES];
+  gboolean sas_printed_any;
   /* For video_out_kbps_avg: the active phase's outbound video bytes. */
   gint64   active_first_us;
   guint64  active_first_bytes;
@@ -59,6 +64,10 @@ struct _Peer
   int                count;
   int                ended;
   gboolean           any_failed;
+
+  /* --confirm-sas / --deny-sas */
+  gboolean           confirm_sas;
+  gboolean           deny_sas;
 
   double             duration_s; /* < 0: until the other side hangs up */
   int                ret;
@@ -359,6 +368,89 @@ call_ringing_device_cb (EsCall     *call,
   end_event (b);
 }
 
+static const char *
+verification_state_name (EsVerificationState state)
+{
+  switch (state)
+    {
+    case ES_VERIFICATION_STATE_WAITING:
+      return "waiting";
+    case ES_VERIFICATION_STATE_COMPARING:
+      return "comparing";
+    case ES_VERIFICATION_STATE_VERIFIED:
+      return "verified";
+    case ES_VERIFICATION_STATE_MISMATCH:
+      return "mismatch";
+    case ES_VERIFICATION_STATE_KEY_CHANGED:
+      return "key_changed";
+    case ES_VERIFICATION_STATE_FAILED:
+    default:
+      return "failed";
+    }
+}
+
+/* `sas`: the emoji to compare, again whenever the verification state changes. */
+static void
+print_sas (Tracked *t)
+{
+  EsVerificationState state = es_call_get_verification_state (t->call);
+  const guint8 *sas = es_call_get_sas (t->call);
+  JsonBuilder *b;
+
+  if (sas == NULL)
+    return;
+  if (t->sas_printed_any && t->sas_printed_state == state &&
+      memcmp (t->sas_printed, sas, ES_SAS_N_INDICES) == 0)
+    return;
+
+  t->sas_printed_any = TRUE;
+  t->sas_printed_state = state;
+  memcpy (t->sas_printed, sas, ES_SAS_N_INDICES);
+
+  b = begin_event ("sas", t->call);
+  json_builder_set_member_name (b, "emoji");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < ES_SAS_N_INDICES; i++)
+    json_builder_add_string_value (b, es_sas_emoji_get_name (sas[i]));
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "indices");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < ES_SAS_N_INDICES; i++)
+    json_builder_add_int_value (b, sas[i]);
+  json_builder_end_array (b);
+  add_string (b, "state", verification_state_name (state));
+  add_string (b, "peer_key", es_call_get_peer_key (t->call));
+  end_event (b);
+}
+
+static void
+call_notify_verification_cb (EsCall     *call,
+                             GParamSpec *pspec,
+                             Tracked    *t)
+{
+  EsVerificationState state = es_call_get_verification_state (call);
+  g_autoptr(GError) error = NULL;
+
+  print_sas (t);
+
+  if (t->sas_answered || es_call_get_state (call) == ES_CALL_STATE_ENDED ||
+      (state != ES_VERIFICATION_STATE_COMPARING && state != ES_VERIFICATION_STATE_KEY_CHANGED))
+    return;
+
+  if (t->peer->deny_sas)
+    {
+      t->sas_answered = TRUE;
+      if (!es_call_deny_sas (call, &error))
+        g_debug ("Cannot deny the emoji: %s", error->message);
+    }
+  else if (t->peer->confirm_sas)
+    {
+      t->sas_answered = TRUE;
+      if (!es_call_confirm_sas (call, &error))
+        g_debug ("Cannot confirm the emoji: %s", error->message);
+    }
+}
+
 static void call_ended (Tracked *t);
 
 static void
@@ -412,6 +504,9 @@ track (Peer   *peer,
   g_signal_connect (call, "stats", G_CALLBACK (call_stats_cb), t);
   g_signal_connect (call, "media-started", G_CALLBACK (call_media_started_cb), t);
   g_signal_connect (call, "ringing-device", G_CALLBACK (call_ringing_device_cb), t);
+  g_signal_connect (call, "notify::verification-state",
+                    G_CALLBACK (call_notify_verification_cb), t);
+  g_signal_connect (call, "notify::sas", G_CALLBACK (call_notify_verification_cb), t);
 
   return t;
 }
@@ -505,6 +600,7 @@ call_folded_cb (EsCall  *call,
 
   nt = track (peer, into);
   peer->current = nt;
+  call_notify_verification_cb (into, NULL, nt);
 
   /* The manager accepted it already; report what happened so far. */
   switch (es_call_get_state (into))
@@ -640,6 +736,8 @@ typedef struct
   char      *stun;
   char     **turn;
   double     duration;
+  gboolean   confirm_sas;
+  gboolean   deny_sas;
 } MediaOptions;
 
 static void
@@ -666,6 +764,8 @@ media_option_group (MediaOptions *o)
     { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->turn, "TURN server (repeatable), turn://user:pass@host:port", "URI" },
     { "relay-only", 0, 0, G_OPTION_ARG_NONE, &o->relay_only, "Only relayed ICE candidates", NULL },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &o->duration, "Hang up S seconds after connecting", "S" },
+    { "confirm-sas", 0, 0, G_OPTION_ARG_NONE, &o->confirm_sas, "Say the emoji match as soon as they show", NULL },
+    { "deny-sas", 0, 0, G_OPTION_ARG_NONE, &o->deny_sas, "Say the emoji differ as soon as they show (ends the call)", NULL },
     { NULL }
   };
   GOptionGroup *group = g_option_group_new ("media", "Media options:", "Show media options",
@@ -754,7 +854,7 @@ run_peer (EsCliOptions    *options,
 
   loop = g_main_loop_new (NULL, FALSE);
   client = es_signaling_client_new (store);
-  manager = es_call_manager_new (client);
+  manager = es_call_manager_new_for_profile (client, options->profile);
   es_call_manager_set_incoming_settings (manager, peer->settings);
 
   peer->loop = loop;
@@ -884,6 +984,14 @@ es_cli_call (EsCliOptions *options,
       return es_cli_usage_error (context, error->message);
     }
   peer.duration_s = media.duration;
+  peer.confirm_sas = media.confirm_sas;
+  peer.deny_sas = media.deny_sas;
+  if (media.confirm_sas && media.deny_sas)
+    {
+      g_clear_pointer (&peer.settings, es_media_settings_free);
+      media_options_clear (&media);
+      return es_cli_usage_error (context, "--confirm-sas or --deny-sas, not both");
+    }
 
   ret = run_peer (options, &peer, argv[1], cancel_after);
 
@@ -945,6 +1053,14 @@ es_cli_answer (EsCliOptions *options,
   peer.after_s = after;
   peer.count = count;
   peer.duration_s = media.duration;
+  peer.confirm_sas = media.confirm_sas;
+  peer.deny_sas = media.deny_sas;
+  if (media.confirm_sas && media.deny_sas)
+    {
+      g_clear_pointer (&peer.settings, es_media_settings_free);
+      media_options_clear (&media);
+      return es_cli_usage_error (context, "--confirm-sas or --deny-sas, not both");
+    }
 
   ret = run_peer (options, &peer, NULL, -1);
 

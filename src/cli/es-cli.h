@@ -65,5 +65,11 @@ int            es_cli_call                (EsCliOptions   *options,
 int            es_cli_answer              (EsCliOptions   *options,
                                            int             argc,
                                            char          **argv);
+int            es_cli_trust               (EsCliOptions   *options,
+                                           int             argc,
+                                           char          **argv);
+int            es_cli_reset_identity      (EsCliOptions   *options,
+                                           int             argc,
+                                           char          **argv);
 
 G_END_DECLS

@@ -18,6 +18,8 @@ static const EsCliCommand commands[] = {
   { "log", "--sent|--received", "Print the durable log of sent or received frames", es_cli_log },
   { "call", "USER [--test-media] [--duration S] …", "Call USER, print JSON events", es_cli_call },
   { "answer", "[--auto|--decline] [--after S] [--count N] …", "Take incoming calls, print JSON events", es_cli_answer },
+  { "trust", "list", "Print the peer device keys seen, and which are verified", es_cli_trust },
+  { "reset-identity", "", "Replace this device's identity key with a new one", es_cli_reset_identity },
 };
 
 static char *
@@ -26,7 +28,7 @@ dup_summary (void)
   GString *s = g_string_new ("Commands:\n");
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    g_string_append_printf (s, "  %-9s %-38s %s\n", commands[i].name, commands[i].args,
+    g_string_append_printf (s, "  %-14s %-38s %s\n", commands[i].name, commands[i].args,
                             commands[i].summary);
   g_string_append (s, "\nEach command takes --help.");
 

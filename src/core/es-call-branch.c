@@ -84,6 +84,9 @@ struct _EsCallBranch
   guint                  stats_id;
   guint                  cert_poll_id;
   guint                  cert_polls;
+  guint                  reveal_timeout_id;
+  guint                  verify_fail_id;
+  char                  *peer_reveal;   /* held until ours is sent */
   EsCallBranchRole       role;
   EsCallBranchState      state;
 
@@ -416,6 +419,13 @@ es_call_branch_update_state (EsCallBranch *self)
 
 #define CERT_POLL_MS  50
 #define CERT_POLL_MAX 200 /* 10 s */
+/* From our reveal to the emoji. The peer's reveal is one data channel message
+ * behind ours; a peer that never sends it must not leave a call that merely
+ * looks like it is still being verified. */
+#define REVEAL_TIMEOUT_MS 15000
+#define VERIFY_FAIL_LINGER_MS 300
+
+static void es_call_branch_feed_reveal (EsCallBranch *self);
 
 static void
 es_call_branch_fail_verification (EsCallBranch *self)
@@ -427,13 +437,49 @@ es_call_branch_fail_verification (EsCallBranch *self)
                                                          : "The call could not be verified"));
 }
 
+static gboolean
+verify_fail_cb (gpointer user_data)
+{
+  EsCallBranch *self = user_data;
+
+  self->verify_fail_id = 0;
+  es_call_branch_fail_verification (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 verification_notify_state_cb (EsVerification *verification,
                               GParamSpec     *pspec,
                               EsCallBranch   *self)
 {
-  if (es_verification_get_state (verification) == ES_VERIFICATION_STATE_FAILED)
-    es_call_branch_fail_verification (self);
+  GSource *source;
+
+  if (es_verification_get_state (verification) != ES_VERIFICATION_STATE_FAILED ||
+      self->verify_fail_id != 0 || self->torn_down)
+    return;
+
+  /* Our reveal may be in the data channel's queue still: let it reach the
+   * peer, which then finds the attack for itself, and says why. */
+  source = g_timeout_source_new (VERIFY_FAIL_LINGER_MS);
+  g_source_set_callback (source, verify_fail_cb, self, NULL);
+  g_source_set_static_name (source, "[earshot] branch verification failed");
+  self->verify_fail_id = g_source_attach (source, self->context);
+  g_source_unref (source);
+}
+
+static gboolean
+reveal_timeout_cb (gpointer user_data)
+{
+  EsCallBranch *self = user_data;
+
+  self->reveal_timeout_id = 0;
+  if (self->verification != NULL &&
+      es_verification_get_state (self->verification) == ES_VERIFICATION_STATE_WAITING)
+    es_call_branch_fail (self, g_error_new_literal (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                                    "The peer did not send its verification "
+                                                    "data: someone may be intercepting this "
+                                                    "call"));
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -461,13 +507,25 @@ es_call_branch_maybe_reveal (EsCallBranch *self)
 
   g_debug ("Branch to %s: reveal sent", self->peer_device_id);
   self->reveal_sent = TRUE;
+
+  if (self->reveal_timeout_id == 0)
+    {
+      GSource *source = g_timeout_source_new (REVEAL_TIMEOUT_MS);
+
+      g_source_set_callback (source, reveal_timeout_cb, self, NULL);
+      g_source_set_static_name (source, "[earshot] branch reveal timeout");
+      self->reveal_timeout_id = g_source_attach (source, self->context);
+      g_source_unref (source);
+    }
+
+  es_call_branch_feed_reveal (self);
 }
 
 static GstWebRTCDTLSTransport *
 es_call_branch_dup_dtls_transport (EsCallBranch *self)
 {
   GstWebRTCDTLSTransport *dtls = NULL;
-  g_autoptr(GstWebRTCSCTPTransport) sctp = NULL;
+  g_autoptr(GObject) sctp = NULL;
   g_autoptr(GArray) transceivers = NULL;
 
   if (self->webrtc == NULL)
@@ -576,6 +634,25 @@ es_call_branch_start_certificates (EsCallBranch *self)
 static void
 es_call_branch_stop_certificates (EsCallBranch *self)
 {
+  if (self->verify_fail_id != 0)
+    {
+      GSource *source = g_main_context_find_source_by_id (self->context, self->verify_fail_id);
+
+      if (source != NULL)
+        g_source_destroy (source);
+      self->verify_fail_id = 0;
+    }
+
+  if (self->reveal_timeout_id != 0)
+    {
+      GSource *source = g_main_context_find_source_by_id (self->context,
+                                                          self->reveal_timeout_id);
+
+      if (source != NULL)
+        g_source_destroy (source);
+      self->reveal_timeout_id = 0;
+    }
+
   if (self->cert_poll_id != 0)
     {
       GSource *source = g_main_context_find_source_by_id (self->context, self->cert_poll_id);
@@ -610,10 +687,38 @@ es_call_branch_take_reveal (EsCallBranch *self,
     return FALSE;
 
   g_debug ("Branch to %s: reveal received", self->peer_device_id);
-  if (!es_verification_receive_reveal_json (self->verification, json, &error))
+
+  /* Judged once ours is out (es_call_branch_feed_reveal()). */
+  if (!self->reveal_sent && self->peer_reveal == NULL)
+    {
+      self->peer_reveal = g_strdup (json);
+      return TRUE;
+    }
+
+  /* Ours is out, or this is a second reveal, which the verification refuses
+   * unless it is the same. */
+  es_call_branch_feed_reveal (self);
+  if (!self->torn_down &&
+      !es_verification_receive_reveal_json (self->verification, json, &error))
     g_debug ("Branch to %s: reveal: %s", self->peer_device_id, error->message);
 
   return TRUE;
+}
+
+/* The peer's reveal is judged once ours is out, so that the peer learns of a
+ * failed check on its own side too, whichever check fails first here. */
+static void
+es_call_branch_feed_reveal (EsCallBranch *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+
+  if (self->verification == NULL || self->peer_reveal == NULL || self->torn_down)
+    return;
+
+  json = g_steal_pointer (&self->peer_reveal);
+  if (!es_verification_receive_reveal_json (self->verification, json, &error))
+    g_debug ("Branch to %s: reveal: %s", self->peer_device_id, error->message);
 }
 
 /**
@@ -1255,6 +1360,23 @@ es_call_branch_send_description (EsCallBranch                *self,
 
   text = gst_sdp_message_as_text (desc->sdp);
   g_debug ("Local %s:\n%s", type, text);
+
+  if (self->verification != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      guint8 hash[ES_SAS_HASH_LEN];
+
+      /* What our commitment binds: the certificate we announce. */
+      if (!es_sas_find_sdp_fingerprint (text, hash, &error) ||
+          !es_verification_set_local_fingerprint (self->verification, hash, &error))
+        {
+          es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                                  "Cannot verify the call: %s",
+                                                  error->message));
+          return;
+        }
+    }
+
   g_signal_emit (self, signals[LOCAL_DESCRIPTION], 0, type, text);
 }
 
@@ -1617,6 +1739,8 @@ dispatch_cb (gpointer data)
         es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_ICE_FAILED,
                                                 "The connection to the peer failed"));
       self->transport_connected = inv->number == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED;
+      if (self->transport_connected)
+        es_call_branch_start_certificates (self);
       es_call_branch_update_state (self);
       break;
 
@@ -1628,7 +1752,10 @@ dispatch_cb (gpointer data)
     case STEP_CHANNEL_STATE:
       g_debug ("Data channel state %u", inv->number);
       if (inv->number == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN)
-        self->channel_open = TRUE;
+        {
+          self->channel_open = TRUE;
+          es_call_branch_maybe_reveal (self);
+        }
       else if (inv->number == GST_WEBRTC_DATA_CHANNEL_STATE_CLOSED && self->channel_open)
         {
           self->channel_open = FALSE;
@@ -1647,7 +1774,8 @@ dispatch_cb (gpointer data)
       break;
 
     case STEP_CONTROL_MESSAGE:
-      g_signal_emit (self, signals[CONTROL_MESSAGE], 0, inv->text);
+      if (!es_call_branch_take_reveal (self, inv->text))
+        g_signal_emit (self, signals[CONTROL_MESSAGE], 0, inv->text);
       break;
 
     case STEP_MEDIA_STARTED:
@@ -1990,6 +2118,19 @@ es_call_branch_set_remote_description (EsCallBranch  *self,
   if (msg == NULL)
     return FALSE;
 
+  /* The fingerprint the DTLS handshake will be checked against. */
+  if (self->verification != NULL &&
+      !es_verification_set_remote_sdp (self->verification, sdp, &local_error))
+    {
+      if (es_verification_get_state (self->verification) != ES_VERIFICATION_STATE_FAILED)
+        es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                                "Cannot verify the call: %s",
+                                                local_error->message));
+      if (error != NULL)
+        *error = g_error_copy (self->error ? self->error : local_error);
+      return FALSE;
+    }
+
   if (sdp_type == GST_WEBRTC_SDP_TYPE_OFFER)
     {
       if (!es_call_branch_start (self, error))
@@ -2169,6 +2310,8 @@ es_call_branch_teardown (EsCallBranch *self)
     return;
 
   self->torn_down = TRUE;
+
+  es_call_branch_stop_certificates (self);
 
   if (self->stats_id != 0)
     {
@@ -2433,6 +2576,7 @@ es_call_branch_dispose (GObject *object)
   EsCallBranch *self = ES_CALL_BRANCH (object);
 
   es_call_branch_teardown (self);
+  es_call_branch_set_verification (self, NULL);
 
   G_OBJECT_CLASS (es_call_branch_parent_class)->dispose (object);
 }
@@ -2452,6 +2596,7 @@ es_call_branch_finalize (GObject *object)
   g_clear_error (&self->error);
   g_clear_error (&self->answer_error);
   g_clear_pointer (&self->last_video_sample, gst_sample_unref);
+  g_clear_pointer (&self->peer_reveal, g_free);
   g_mutex_clear (&self->sample_lock);
 
   G_OBJECT_CLASS (es_call_branch_parent_class)->finalize (object);

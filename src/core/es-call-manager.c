@@ -25,6 +25,10 @@ struct _EsCallManager
   /* Owned */
   EsSignalingClient *client;
   EsMediaSettings   *incoming_settings;
+  char              *profile_dir;
+  EsIdentity        *identity;
+  EsTrustStore      *trust_store;
+  GError            *identity_error;
   GHashTable        *calls;          /* call_id → EsCall, live ones */
   GHashTable        *ended;          /* call_id set */
   GQueue             ended_order;    /* call_ids, oldest first, owned by ended */
@@ -39,6 +43,9 @@ G_DEFINE_FINAL_TYPE (EsCallManager, es_call_manager, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_CLIENT,
+  PROP_PROFILE_DIR,
+  PROP_IDENTITY,
+  PROP_TRUST_STORE,
   N_PROPS
 };
 
@@ -181,6 +188,7 @@ es_call_manager_handle_incoming (EsCallManager *self,
     }
 
   call = es_call_new_incoming (self->client, frame, self->incoming_settings);
+  es_call_set_identity (call, self->identity, self->trust_store);
   es_call_manager_track (self, call);
   g_ptr_array_add (self->unannounced, g_object_ref (call));
 
@@ -245,6 +253,33 @@ es_call_manager_new (EsSignalingClient *client)
   g_return_val_if_fail (ES_IS_SIGNALING_CLIENT (client), NULL);
 
   return g_object_new (ES_TYPE_CALL_MANAGER, "client", client, NULL);
+}
+
+/**
+ * es_call_manager_new_for_profile:
+ * @profile_dir: (nullable): where identity.key and trust.db live
+ */
+EsCallManager *
+es_call_manager_new_for_profile (EsSignalingClient *client,
+                                 const char        *profile_dir)
+{
+  g_return_val_if_fail (ES_IS_SIGNALING_CLIENT (client), NULL);
+
+  return g_object_new (ES_TYPE_CALL_MANAGER, "client", client, "profile-dir", profile_dir, NULL);
+}
+
+EsIdentity *
+es_call_manager_get_identity (EsCallManager *self)
+{
+  g_return_val_if_fail (ES_IS_CALL_MANAGER (self), NULL);
+  return self->identity;
+}
+
+EsTrustStore *
+es_call_manager_get_trust_store (EsCallManager *self)
+{
+  g_return_val_if_fail (ES_IS_CALL_MANAGER (self), NULL);
+  return self->trust_store;
 }
 
 EsSignalingClient *
@@ -321,8 +356,17 @@ es_call_manager_place_call (EsCallManager          *self,
   if (!es_media_settings_validate (settings, error))
     return NULL;
 
+  if (self->identity == NULL)
+    {
+      g_set_error (error, ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                   "Calls cannot be verified without this device's identity key: %s",
+                   self->identity_error ? self->identity_error->message : "not loaded");
+      return NULL;
+    }
+
   call_id = g_uuid_string_random ();
   call = es_call_new_outgoing (self->client, call_id, user, media, settings);
+  es_call_set_identity (call, self->identity, self->trust_store);
   es_call_manager_track (self, call);
 
   if (!es_call_start (call, error))
@@ -358,6 +402,24 @@ es_call_manager_constructed (GObject *object)
 
   G_OBJECT_CLASS (es_call_manager_parent_class)->constructed (object);
 
+  if (self->profile_dir == NULL)
+    self->profile_dir =
+      g_strdup (es_client_store_get_profile_dir (es_signaling_client_get_store (self->client)));
+
+  /* The identity key (PROFILE_DIR/identity.key, 0600) is made on first use. */
+  self->identity = es_identity_load_or_create (self->profile_dir, &self->identity_error);
+  if (self->identity == NULL)
+    g_warning ("Cannot load this device's identity key: %s", self->identity_error->message);
+  else
+    {
+      g_autoptr(GError) error = NULL;
+
+      /* Without the store every call compares the emoji; nothing is trusted. */
+      self->trust_store = es_trust_store_new (self->profile_dir, &error);
+      if (self->trust_store == NULL)
+        g_warning ("Cannot open the trust store: %s", error->message);
+    }
+
   g_signal_connect (self->client, "frame-received", G_CALLBACK (frame_received_cb), self);
   g_signal_connect (self->client, "error-received", G_CALLBACK (error_received_cb), self);
 }
@@ -382,6 +444,8 @@ es_call_manager_dispose (GObject *object)
   g_ptr_array_set_size (self->unannounced, 0);
 
   g_clear_object (&self->client);
+  g_clear_object (&self->identity);
+  g_clear_object (&self->trust_store);
 
   G_OBJECT_CLASS (es_call_manager_parent_class)->dispose (object);
 }
@@ -392,6 +456,8 @@ es_call_manager_finalize (GObject *object)
   EsCallManager *self = ES_CALL_MANAGER (object);
 
   g_clear_pointer (&self->incoming_settings, es_media_settings_free);
+  g_clear_pointer (&self->profile_dir, g_free);
+  g_clear_error (&self->identity_error);
   g_clear_pointer (&self->calls, g_hash_table_unref);
   g_clear_pointer (&self->folds, g_hash_table_unref);
   g_clear_pointer (&self->unannounced, g_ptr_array_unref);
@@ -415,6 +481,18 @@ es_call_manager_get_property (GObject    *object,
       g_value_set_object (value, self->client);
       break;
 
+    case PROP_PROFILE_DIR:
+      g_value_set_string (value, self->profile_dir);
+      break;
+
+    case PROP_IDENTITY:
+      g_value_set_object (value, self->identity);
+      break;
+
+    case PROP_TRUST_STORE:
+      g_value_set_object (value, self->trust_store);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -432,6 +510,10 @@ es_call_manager_set_property (GObject      *object,
     {
     case PROP_CLIENT:
       self->client = g_value_dup_object (value);
+      break;
+
+    case PROP_PROFILE_DIR:
+      self->profile_dir = g_value_dup_string (value);
       break;
 
     default:
@@ -454,6 +536,30 @@ es_call_manager_class_init (EsCallManagerClass *klass)
     g_param_spec_object ("client", NULL, NULL,
                          ES_TYPE_SIGNALING_CLIENT,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * EsCallManager:profile-dir:
+   *
+   * Where this device's identity key (identity.key) and trust store
+   * (trust.db) live; by default the client store's profile directory.
+   */
+  properties[PROP_PROFILE_DIR] =
+    g_param_spec_string ("profile-dir", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * EsCallManager:identity:
+   *
+   * This device's identity key, or %NULL when it cannot be loaded (then no
+   * call can be placed or taken).
+   */
+  properties[PROP_IDENTITY] =
+    g_param_spec_object ("identity", NULL, NULL, ES_TYPE_IDENTITY,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_TRUST_STORE] =
+    g_param_spec_object ("trust-store", NULL, NULL, ES_TYPE_TRUST_STORE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include "es-call.h"
+#include "es-identity.h"
+#include "es-trust-store.h"
 #include "es-signaling-client.h"
 
 G_BEGIN_DECLS
@@ -15,6 +17,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (EsCallManager, es_call_manager, ES, CALL_MANAGER, GObject)
 
 EsCallManager         *es_call_manager_new                    (EsSignalingClient      *client);
+EsCallManager         *es_call_manager_new_for_profile        (EsSignalingClient      *client,
+                                                               const char             *profile_dir);
+EsIdentity            *es_call_manager_get_identity           (EsCallManager          *self);
+EsTrustStore          *es_call_manager_get_trust_store        (EsCallManager          *self);
 EsSignalingClient     *es_call_manager_get_client             (EsCallManager          *self);
 const EsMediaSettings *es_call_manager_get_incoming_settings  (EsCallManager          *self);
 void                   es_call_manager_set_incoming_settings  (EsCallManager          *self,

@@ -6,6 +6,8 @@
 #pragma once
 
 #include "es-call.h"
+#include "es-identity.h"
+#include "es-trust-store.h"
 #include "es-protocol.h"
 #include "es-signaling-client.h"
 
@@ -29,5 +31,8 @@ void      es_call_emit_folded     (EsCall                 *self,
                                    EsCall                 *into);
 void      es_call_fail            (EsCall                 *self,
                                    GError                 *error);
+void      es_call_set_identity    (EsCall                 *self,
+                                   EsIdentity             *identity,
+                                   EsTrustStore           *trust_store);
 
 G_END_DECLS

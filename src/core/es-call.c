@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "es-call-private.h"
+#include "es-identity.h"
 
 /* How it works (PROTOCOL.md, "Calls"). The caller opens one offerer branch per
  * callee device that reports `ringing`; the callee opens one answerer branch
@@ -79,6 +80,11 @@ struct _EsCall
   GHashTable        *sent;           /* seq → EsMessageType of what we sent */
   GPtrArray         *early_frames;   /* incoming, before es_call_start(): offer, ice */
   EsCallStats       *last_stats;
+  EsIdentity        *identity;
+  EsTrustStore      *trust_store;
+  GBytes            *sas;            /* the shown verification's five emoji indices */
+  char              *peer_key;       /* its peer identity key, formatted */
+  char              *verification_reason;
   GError            *error;
   GError            *branch_error;   /* the first branch failure, while others live on */
 
@@ -95,6 +101,7 @@ struct _EsCall
   EsCallDirection    direction;
   EsCallState        state;
   EsCallEndReason    end_reason;
+  EsVerificationState verification_state;
 
   guint              started : 1;
   guint              accepted : 1;
@@ -117,6 +124,10 @@ enum {
   PROP_PEER_DEVICE_NAME,
   PROP_VIDEO_CODEC,
   PROP_PATH,
+  PROP_VERIFICATION_STATE,
+  PROP_SAS,
+  PROP_PEER_KEY,
+  PROP_VERIFICATION_REASON,
   N_PROPS
 };
 
@@ -236,6 +247,106 @@ es_call_send_control (EsCall       *self,
   json = g_strdup_printf ("{\"type\":\"%s\"}", type);
   if (!es_call_branch_send_control (branch, json, &error))
     g_debug ("Call %s: %s on the control channel: %s", self->id, type, error->message);
+}
+
+/* Verification */
+
+/* The verification the users compare: the branch that picked up, or before
+ * that the only live branch (several ringing devices would show different
+ * emoji; none is the peer yet). */
+EsVerification *
+es_call_get_verification (EsCall *self)
+{
+  EsCallBranch *branch = NULL;
+
+  g_return_val_if_fail (ES_IS_CALL (self), NULL);
+
+  if (self->active_branch != NULL)
+    branch = self->active_branch;
+  else
+    {
+      for (guint i = 0; i < self->branches->len; i++)
+        {
+          EsCallBranch *candidate = g_ptr_array_index (self->branches, i);
+
+          if (!branch_is_live (candidate))
+            continue;
+          if (branch != NULL)
+            return NULL;
+          branch = candidate;
+        }
+    }
+
+  return branch ? es_call_branch_get_verification (branch) : NULL;
+}
+
+static void
+es_call_sync_verification (EsCall *self)
+{
+  EsVerification *verification = es_call_get_verification (self);
+  EsVerificationState state = ES_VERIFICATION_STATE_WAITING;
+  const guint8 *sas = NULL;
+  const guint8 *peer_key = NULL;
+  const char *reason = NULL;
+  g_autofree char *key_text = NULL;
+  g_autoptr(GBytes) sas_bytes = NULL;
+
+  /* An ended call keeps what it showed last. */
+  if (verification == NULL && self->state == ES_CALL_STATE_ENDED)
+    return;
+
+  if (verification != NULL)
+    {
+      state = es_verification_get_state (verification);
+      sas = es_verification_get_sas (verification);
+      peer_key = es_verification_get_peer_identity_key (verification);
+      reason = es_verification_get_failure_reason (verification);
+    }
+
+  if (sas != NULL)
+    sas_bytes = g_bytes_new (sas, ES_SAS_N_INDICES);
+  if (peer_key != NULL)
+    key_text = es_identity_format_fingerprint (peer_key);
+
+  g_object_freeze_notify (G_OBJECT (self));
+
+  if (!(sas_bytes == NULL && self->sas == NULL) &&
+      (sas_bytes == NULL || self->sas == NULL || !g_bytes_equal (sas_bytes, self->sas)))
+    {
+      g_clear_pointer (&self->sas, g_bytes_unref);
+      self->sas = g_steal_pointer (&sas_bytes);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SAS]);
+    }
+
+  if (g_strcmp0 (key_text, self->peer_key) != 0)
+    {
+      g_free (self->peer_key);
+      self->peer_key = g_steal_pointer (&key_text);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_KEY]);
+    }
+
+  if (g_strcmp0 (reason, self->verification_reason) != 0)
+    {
+      set_string (&self->verification_reason, reason);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VERIFICATION_REASON]);
+    }
+
+  if (state != self->verification_state)
+    {
+      g_debug ("Call %s: verification %d → %d", self->id, self->verification_state, state);
+      self->verification_state = state;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VERIFICATION_STATE]);
+    }
+
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+static void
+verification_notify_cb (EsVerification *verification,
+                        GParamSpec     *pspec,
+                        EsCall         *self)
+{
+  es_call_sync_verification (self);
 }
 
 /* Media and stats */
@@ -448,6 +559,7 @@ es_call_accepted_by (EsCall     *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DEVICE_NAME]);
 
   es_call_close_other_branches (self);
+  es_call_sync_verification (self);
 
   if (self->active_branch != NULL && !branch_is_live (self->active_branch))
     {
@@ -482,6 +594,14 @@ branch_local_description_cb (EsCallBranch *branch,
     return;
 
   json_object_set_string_member (body, "sdp", sdp);
+  if (es_call_branch_get_verification (branch) != NULL)
+    {
+      g_autofree char *commit =
+        es_verification_dup_commitment_b64 (es_call_branch_get_verification (branch));
+
+      /* Fixed before the peer can see anything of ours (DESIGN.md §4). */
+      json_object_set_string_member (body, "commit", commit);
+    }
   if (!es_call_send (self, message, es_call_branch_get_peer_device_id (branch), body))
     es_call_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_INVALID_SDP,
                                      "Cannot send our session description (%zu bytes)",
@@ -609,6 +729,9 @@ branch_notify_state_cb (EsCallBranch *branch,
                         GParamSpec   *pspec,
                         EsCall       *self)
 {
+  /* Which branch's emoji are shown depends on which branches live. */
+  es_call_sync_verification (self);
+
   if (self->state == ES_CALL_STATE_ENDED ||
       es_call_branch_get_state (branch) != ES_CALL_BRANCH_STATE_CONNECTED)
     return;
@@ -641,6 +764,21 @@ es_call_add_branch (EsCall           *self,
   EsCallBranch *branch = es_call_branch_new (role, self->settings, device_id);
 
   g_ptr_array_add (self->branches, branch);
+
+  if (self->identity != NULL)
+    {
+      g_autoptr(EsVerification) verification = NULL;
+
+      verification = es_verification_new (role == ES_CALL_BRANCH_ROLE_OFFERER
+                                            ? ES_SAS_ROLE_OFFERER : ES_SAS_ROLE_ANSWERER,
+                                          self->identity, self->trust_store, device_id,
+                                          self->peer_user ? self->peer_user : "");
+      /* Ours first, so that the call shows a failed check before the
+       * branch's failure ends it. */
+      g_signal_connect (verification, "notify::state", G_CALLBACK (verification_notify_cb), self);
+      es_call_branch_set_verification (branch, verification);
+    }
+
   g_signal_connect (branch, "local-description", G_CALLBACK (branch_local_description_cb), self);
   g_signal_connect (branch, "local-candidate", G_CALLBACK (branch_local_candidate_cb), self);
   g_signal_connect (branch, "control-message", G_CALLBACK (branch_control_message_cb), self);
@@ -845,6 +983,21 @@ es_call_handle_description (EsCall        *self,
                frame->from_device ? frame->from_device : "(nobody)");
       return;
     }
+
+  {
+    EsVerification *verification = es_call_branch_get_verification (branch);
+
+    /* A missing or malformed commitment fails the verification, and with it
+     * the branch (see es_call_branch_set_verification()). */
+    if (verification != NULL &&
+        !es_verification_set_peer_commitment_b64 (verification, body_string (frame, "commit"),
+                                                  &error))
+      {
+        g_debug ("Call %s: the %s from %s: %s", self->id, type, frame->from_device,
+                 error->message);
+        return;
+      }
+  }
 
   if (!es_call_branch_set_remote_description (branch, type, sdp, &error))
     {
@@ -1133,6 +1286,26 @@ es_call_new_incoming (EsSignalingClient      *client,
 }
 
 /**
+ * es_call_set_identity:
+ * @identity: this device's identity key
+ * @trust_store: (nullable): the peer keys users verified
+ *
+ * Every branch made afterwards verifies its connection (DESIGN.md §4).
+ */
+void
+es_call_set_identity (EsCall       *self,
+                      EsIdentity   *identity,
+                      EsTrustStore *trust_store)
+{
+  g_return_if_fail (ES_IS_CALL (self));
+  g_return_if_fail (identity == NULL || ES_IS_IDENTITY (identity));
+  g_return_if_fail (trust_store == NULL || ES_IS_TRUST_STORE (trust_store));
+
+  g_set_object (&self->identity, identity);
+  g_set_object (&self->trust_store, trust_store);
+}
+
+/**
  * es_call_start:
  *
  * Outgoing: writes the `invite`. Incoming: answers `ringing` and builds the
@@ -1170,6 +1343,21 @@ es_call_start (EsCall  *self,
     {
       g_autoptr(JsonObject) body = json_object_new ();
       EsCallBranch *branch;
+
+      if (self->identity == NULL || self->peer_user == NULL ||
+          !es_protocol_is_valid_id (self->peer_user))
+        {
+          GError *local = g_error_new_literal (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                               self->identity == NULL
+                                       ? "Calls cannot be verified without this device's "
+                                         "identity key"
+                                       : "Incoming call without a valid caller");
+
+          if (error != NULL)
+            *error = g_error_copy (local);
+          es_call_end (self, ES_CALL_END_REASON_FAILED, local);
+          return FALSE;
+        }
 
       if (self->peer_device_id == NULL || self->own_device_id == NULL)
         {
@@ -1554,6 +1742,92 @@ es_call_get_video_packets_sent (EsCall *self)
   return sum_counter (self, es_call_branch_get_video_packets_sent);
 }
 
+EsVerificationState
+es_call_get_verification_state (EsCall *self)
+{
+  g_return_val_if_fail (ES_IS_CALL (self), ES_VERIFICATION_STATE_WAITING);
+  return self->verification_state;
+}
+
+/* Returns: (nullable) (array fixed-size=5): the emoji indices, or %NULL. */
+const guint8 *
+es_call_get_sas (EsCall *self)
+{
+  g_return_val_if_fail (ES_IS_CALL (self), NULL);
+  return self->sas ? g_bytes_get_data (self->sas, NULL) : NULL;
+}
+
+const char *
+es_call_get_peer_key (EsCall *self)
+{
+  g_return_val_if_fail (ES_IS_CALL (self), NULL);
+  return self->peer_key;
+}
+
+const char *
+es_call_get_verification_reason (EsCall *self)
+{
+  g_return_val_if_fail (ES_IS_CALL (self), NULL);
+  return self->verification_reason;
+}
+
+/**
+ * es_call_confirm_sas:
+ *
+ * The users read the same emoji: the peer device's key is stored as verified,
+ * and later calls to it show verified at once.
+ */
+gboolean
+es_call_confirm_sas (EsCall  *self,
+                     GError **error)
+{
+  EsVerification *verification;
+
+  g_return_val_if_fail (ES_IS_CALL (self), FALSE);
+
+  verification = es_call_get_verification (self);
+  if (verification == NULL || self->state == ES_CALL_STATE_ENDED)
+    {
+      g_set_error_literal (error, ES_CALL_ERROR, ES_CALL_ERROR_INVALID_STATE,
+                           "There are no emoji to confirm");
+      return FALSE;
+    }
+
+  return es_verification_user_confirms_match (verification, error);
+}
+
+/**
+ * es_call_deny_sas:
+ *
+ * The users read different emoji: someone is in the middle. Ends the call as
+ * failed, with the reason.
+ */
+gboolean
+es_call_deny_sas (EsCall  *self,
+                  GError **error)
+{
+  EsVerification *verification;
+  const char *reason;
+
+  g_return_val_if_fail (ES_IS_CALL (self), FALSE);
+
+  verification = es_call_get_verification (self);
+  if (verification == NULL || self->state == ES_CALL_STATE_ENDED)
+    {
+      g_set_error_literal (error, ES_CALL_ERROR, ES_CALL_ERROR_INVALID_STATE,
+                           "There are no emoji to deny");
+      return FALSE;
+    }
+
+  if (!es_verification_user_denies_match (verification, error))
+    return FALSE;
+
+  reason = es_verification_get_failure_reason (verification);
+  es_call_fail (self, g_error_new_literal (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                                           reason ? reason : "The emoji did not match"));
+  return TRUE;
+}
+
 /* GObject */
 
 static void
@@ -1569,7 +1843,10 @@ es_call_dispose (GObject *object)
       for (guint i = 0; i < self->branches->len; i++)
         {
           EsCallBranch *branch = g_ptr_array_index (self->branches, i);
+          EsVerification *verification = es_call_branch_get_verification (branch);
 
+          if (verification != NULL)
+            g_signal_handlers_disconnect_by_data (verification, self);
           g_signal_handlers_disconnect_by_data (branch, self);
           es_call_branch_close (branch);
         }
@@ -1578,6 +1855,8 @@ es_call_dispose (GObject *object)
   self->active_branch = NULL;
 
   g_clear_object (&self->client);
+  g_clear_object (&self->identity);
+  g_clear_object (&self->trust_store);
 
   G_OBJECT_CLASS (es_call_parent_class)->dispose (object);
 }
@@ -1602,6 +1881,9 @@ es_call_finalize (GObject *object)
   g_clear_pointer (&self->sent, g_hash_table_unref);
   g_clear_pointer (&self->early_frames, g_ptr_array_unref);
   g_clear_pointer (&self->last_stats, es_call_stats_free);
+  g_clear_pointer (&self->sas, g_bytes_unref);
+  g_clear_pointer (&self->peer_key, g_free);
+  g_clear_pointer (&self->verification_reason, g_free);
   g_clear_error (&self->error);
   g_clear_error (&self->branch_error);
 
@@ -1656,6 +1938,22 @@ es_call_get_property (GObject    *object,
 
     case PROP_PATH:
       g_value_set_string (value, es_call_get_path (self));
+      break;
+
+    case PROP_VERIFICATION_STATE:
+      g_value_set_enum (value, self->verification_state);
+      break;
+
+    case PROP_SAS:
+      g_value_set_boxed (value, self->sas);
+      break;
+
+    case PROP_PEER_KEY:
+      g_value_set_string (value, self->peer_key);
+      break;
+
+    case PROP_VERIFICATION_REASON:
+      g_value_set_string (value, self->verification_reason);
       break;
 
     default:
@@ -1713,6 +2011,45 @@ es_call_class_init (EsCallClass *klass)
 
   properties[PROP_PATH] =
     g_param_spec_string ("path", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * EsCall:verification-state:
+   *
+   * The emoji check of the branch that picked up (before pickup: of the only
+   * ringing device, else waiting). See DESIGN.md §4.
+   */
+  properties[PROP_VERIFICATION_STATE] =
+    g_param_spec_enum ("verification-state", NULL, NULL,
+                       ES_TYPE_VERIFICATION_STATE, ES_VERIFICATION_STATE_WAITING,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * EsCall:sas:
+   *
+   * The five emoji indices (bytes 0–63, es_sas_emoji_get()), or %NULL until
+   * both reveals checked out. Notified before #EsCall:verification-state.
+   */
+  properties[PROP_SAS] =
+    g_param_spec_boxed ("sas", NULL, NULL, G_TYPE_BYTES,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * EsCall:peer-key:
+   *
+   * The peer device's identity key fingerprint, once its signature verified.
+   */
+  properties[PROP_PEER_KEY] =
+    g_param_spec_string ("peer-key", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * EsCall:verification-reason:
+   *
+   * Why the verification failed or the users said the emoji differ, for them to read.
+   */
+  properties[PROP_VERIFICATION_REASON] =
+    g_param_spec_string ("verification-reason", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);

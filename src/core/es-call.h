@@ -10,6 +10,7 @@
 #include "es-call-branch.h"
 #include "es-call-stats.h"
 #include "es-media-settings.h"
+#include "es-verification.h"
 
 G_BEGIN_DECLS
 
@@ -108,6 +109,16 @@ guint64            es_call_get_audio_buffers_decoded (EsCall       *self);
 guint64            es_call_get_video_frames_decoded  (EsCall       *self);
 guint64            es_call_get_audio_packets_sent    (EsCall       *self);
 guint64            es_call_get_video_packets_sent    (EsCall       *self);
+
+EsVerification    *es_call_get_verification       (EsCall          *self);
+EsVerificationState es_call_get_verification_state (EsCall         *self);
+const guint8      *es_call_get_sas                (EsCall          *self);
+const char        *es_call_get_peer_key           (EsCall          *self);
+const char        *es_call_get_verification_reason (EsCall         *self);
+gboolean           es_call_confirm_sas            (EsCall          *self,
+                                                   GError         **error);
+gboolean           es_call_deny_sas               (EsCall          *self,
+                                                   GError         **error);
 
 gboolean           es_call_accept                 (EsCall          *self,
                                                    GError         **error);

@@ -9,6 +9,11 @@
 
 #include "es-server-calls.h"
 
+#ifdef ES_SERVER_MITM
+/* TEST ONLY: built into tests/integration's earshot-server-mitm, never into earshot-server. */
+#include "es-server-mitm.h"
+#endif
+
 /* Every state the machine knows lives in the store, written in the server's open transaction:
  * if that transaction rolls back, nothing here is out of step with it. The one thing kept in
  * memory is the ring timer, a single GLib timeout armed for the earliest stored deadline. */
@@ -612,6 +617,14 @@ handle_route (EsServerCalls             *self,
   out->from_device = g_strdup (device_id);
   g_free (out->from_user);
   out->from_user = g_strdup (user);
+#ifdef ES_SERVER_MITM
+  {
+    g_autofree char *divert = es_server_mitm_divert (self->store, out, frame->to_device);
+
+    if (divert != NULL)
+      return queue (self, divert, out, error);
+  }
+#endif
   return queue (self, frame->to_device, out, error);
 }
 
@@ -754,6 +767,10 @@ es_server_calls_handle_frame (EsServerCalls  *self,
   g_autoptr(EsServerCallRecord) call = NULL;
   g_autoptr(GError) local_error = NULL;
   gboolean from_caller;
+#ifdef ES_SERVER_MITM
+  g_autofree char *spoof_device = NULL;
+  g_autofree char *spoof_user = NULL;
+#endif
 
   g_return_val_if_fail (ES_IS_SERVER_CALLS (self), FALSE);
   g_return_val_if_fail (device_id != NULL, FALSE);
@@ -791,6 +808,15 @@ es_server_calls_handle_frame (EsServerCalls  *self,
   if (frame->call_id == NULL)
     return reject (error, ES_SERVER_CALLS_ERROR_BAD_FRAME, "%s needs “call_id”",
                    es_message_type_to_string (frame->type));
+
+#ifdef ES_SERVER_MITM
+  if (es_server_mitm_spoof (self->store, device_id, user, frame, &spoof_device, &spoof_user))
+    {
+      device_id = spoof_device;
+      device_name = spoof_device;
+      user = spoof_user;
+    }
+#endif
 
   if (!self->sink.begin (self->sink_data, error))
     return FALSE;
