@@ -12,9 +12,9 @@
 G_BEGIN_DECLS
 
 /* A device the server has seen since it started. The server keeps its sequence numbers in
- * memory: last_recv_seq moves as frames are applied to the open transaction, and
- * persisted_recv_seq follows it once the transaction is committed; only the latter is ever sent
- * as an "ack". Devices live as long as the server. */
+ * memory: last_recv_seq moves as frames are accepted into the open batch, and
+ * persisted_recv_seq follows it once the commit that wrote it has returned; only the latter is
+ * ever sent as an "ack". Devices live as long as the server. */
 typedef struct
 {
   char            *id;

@@ -44,6 +44,7 @@ typedef struct
   char            *text;
   gsize            length;
   gint64           seq;
+  gboolean         unstored; /* @text is still to be written to @target's queue */
 } Outgoing;
 
 struct _EsServer
@@ -66,6 +67,7 @@ struct _EsServer
   char *uri;
   EsServerMetrics metrics;
   guint64 batch_frames;
+  guint batch_unstored; /* Outgoing with unstored set in batch_out */
 
   /* Group commit: see the comment in that section */
   GThread *writer;
@@ -75,13 +77,13 @@ struct _EsServer
   struct _Batch *writer_done; /* committed by it, not yet finished, under writer_lock */
   struct _Batch *committing;  /* in flight, from handing over to finish_commit() */
   GSource *done_source;
-  GQueue deferred;            /* Deferred: frames that arrived during the commit */
 
   guint commit_source_id;
   guint delete_source_id;
   guint idle_source_id;
   guint shutting_down : 1;
   guint writer_quit : 1;
+  guint deletes_due : 1;
 };
 
 G_DEFINE_FINAL_TYPE (EsServer, es_server, G_TYPE_OBJECT)
@@ -156,24 +158,32 @@ lookup_device_by_token (EsServer   *self,
 
 /* Group commit ------------------------------------------------------------------------------ */
 
-/* Frames are applied to an open transaction as they arrive. The transaction is committed by a
- * writer thread while the main thread goes on reading sockets: an fsync takes milliseconds, and
- * blocking the loop for it made every turn, and so every batch, longer. Frames that arrive while a
- * commit is in flight wait, unparsed, in self->deferred (the connection is the writer's until the
- * commit ends); they are applied as soon as it ends and go into the next commit. Nothing is acked
- * or delivered before the commit that holds it has returned.
+/* A batch is what one transaction holds and what is owed once it is committed. The transaction is
+ * committed by a writer thread while the main thread goes on: an fsync takes milliseconds, and
+ * blocking the loop for it made every turn, and so every batch, longer. So that the main thread
+ * can go on handling frames meanwhile (batch N+1 fills while batch N fsyncs), the hot path keeps
+ * its writes in memory: relayed frames (Outgoing.unstored), devices' sequence numbers
+ * (batch_devices) and deletes of acked frames (pending_deletes) are written by start_commit(),
+ * just before the hand-over. Nothing is acked or delivered before the commit that holds it has
+ * returned (finish_commit()), and the ack sent is the sequence number committed then.
  *
- * Rule for the main thread: the store may only be used while no commit is in flight. Frame
- * handling is deferred meanwhile, so it needs nothing; anything else that touches the store
- * (HTTP handlers, timers, the call module's timers) calls es_server_wait_commit() first, which
- * blocks for the rest of the in-flight commit. ensure_batch() and lookup_device() do so. */
+ * Rule for the main thread: the store may only be used while no commit is in flight. Code that
+ * uses it directly (hello, HTTP handlers, the call module through calls_begin_cb, cache misses
+ * in lookup_device, timers) calls es_server_wait_commit() first, which blocks for the rest of
+ * the in-flight commit; ensure_batch() does so. */
+
+typedef struct
+{
+  EsServerDevice *device; /* borrowed: devices live as long as the server */
+  gint64          last_recv_seq;
+} DevicePersisted;
 
 /* What one transaction owes once it is committed. */
 typedef struct _Batch
 {
   GArray    *out;      /* Outgoing */
   GPtrArray *sessions; /* EsServerSession, owned: sessions that may be owed an ack */
-  GPtrArray *devices;  /* EsServerDevice, borrowed: their received seqs become persisted */
+  GArray    *persisted; /* DevicePersisted: received seqs that the commit makes durable */
   GPtrArray *http;     /* SoupServerMessage, paused until the commit */
   guint64    frames;
   /* Set by the writer thread */
@@ -186,7 +196,7 @@ batch_free (Batch *batch)
 {
   g_array_unref (batch->out);
   g_ptr_array_unref (batch->sessions);
-  g_ptr_array_unref (batch->devices);
+  g_array_unref (batch->persisted);
   g_ptr_array_unref (batch->http);
   g_clear_error (&batch->error);
   g_free (batch);
@@ -194,7 +204,8 @@ batch_free (Batch *batch)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Batch, batch_free)
 
-/* Takes what the open batch owes and starts an empty one. */
+/* Takes what the open batch owes and starts an empty one: sessions and devices touched from now
+ * on belong to the next batch. */
 static Batch *
 batch_steal (EsServer *self)
 {
@@ -205,8 +216,20 @@ batch_steal (EsServer *self)
   g_array_set_clear_func (self->batch_out, outgoing_clear);
   batch->sessions = g_steal_pointer (&self->batch_sessions);
   self->batch_sessions = g_ptr_array_new_with_free_func (g_object_unref);
-  batch->devices = g_steal_pointer (&self->batch_devices);
-  self->batch_devices = g_ptr_array_new ();
+  for (guint i = 0; i < batch->sessions->len; i++)
+    ((EsServerSession *) g_ptr_array_index (batch->sessions, i))->in_batch = FALSE;
+  batch->persisted = g_array_sized_new (FALSE, FALSE, sizeof (DevicePersisted),
+                                        self->batch_devices->len);
+  for (guint i = 0; i < self->batch_devices->len; i++)
+    {
+      EsServerDevice *device = g_ptr_array_index (self->batch_devices, i);
+      DevicePersisted item = { device, device->last_recv_seq };
+
+      device->dirty = FALSE;
+      g_array_append_val (batch->persisted, item);
+    }
+  g_ptr_array_set_size (self->batch_devices, 0);
+  self->batch_unstored = 0;
   batch->http = g_steal_pointer (&self->batch_http);
   self->batch_http = g_ptr_array_new_with_free_func (g_object_unref);
   batch->frames = self->batch_frames;
@@ -314,7 +337,7 @@ batch_reply (EsServer        *self,
              EsServerSession *session,
              EsFrame         *frame)
 {
-  Outgoing out = { NULL, g_object_ref (session), frame, NULL, 0, 0 };
+  Outgoing out = { NULL, g_object_ref (session), frame, NULL, 0, 0, FALSE };
 
   g_array_append_val (self->batch_out, out);
   batch_touch_session (self, session);
@@ -433,6 +456,7 @@ fail_batch (EsServer     *self,
 {
   g_autoptr(Batch) batch = NULL;
 
+  es_server_wait_commit (self);
   g_clear_handle_id (&self->commit_source_id, g_source_remove);
   batch = batch_steal (self);
   fail_commit (self, batch, error);
@@ -446,6 +470,7 @@ apply_pending_deletes (EsServer  *self,
   g_autoptr(GPtrArray) devices = g_steal_pointer (&self->pending_deletes);
 
   self->pending_deletes = g_ptr_array_new ();
+  self->deletes_due = FALSE;
   g_clear_handle_id (&self->delete_source_id, g_source_remove);
 
   for (guint i = 0; i < devices->len; i++)
@@ -468,8 +493,8 @@ delete_timeout_cb (gpointer user_data)
   EsServer *self = user_data;
 
   self->delete_source_id = 0;
-  if (self->pending_deletes->len > 0 && ensure_batch (self))
-    start_commit (self);
+  self->deletes_due = TRUE;
+  start_commit (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -479,12 +504,12 @@ static void
 deliver (EsServer *self,
          Batch    *batch)
 {
-  for (guint i = 0; i < batch->devices->len; i++)
+  for (guint i = 0; i < batch->persisted->len; i++)
     {
-      EsServerDevice *device = g_ptr_array_index (batch->devices, i);
+      DevicePersisted *item = &g_array_index (batch->persisted, DevicePersisted, i);
 
-      device->persisted_recv_seq = device->last_recv_seq;
-      device->dirty = FALSE;
+      item->device->persisted_recv_seq = MAX (item->device->persisted_recv_seq,
+                                              item->last_recv_seq);
     }
 
   for (guint i = 0; i < batch->out->len; i++)
@@ -513,7 +538,6 @@ deliver (EsServer *self,
     {
       EsServerSession *session = g_ptr_array_index (batch->sessions, i);
 
-      session->in_batch = FALSE;
       if (session->welcomed &&
           (session->needs_ack || session->last_ack_sent < session->device->persisted_recv_seq))
         {
@@ -528,9 +552,9 @@ deliver (EsServer *self,
     unpause_http (g_ptr_array_index (batch->http, i));
 }
 
-/* Hands the open transaction to the writer thread, or, with nothing to commit, delivers what the
- * batch holds (acks, replies) at once. With a commit in flight it does nothing: the batch goes
- * out when that commit has finished (commit_done_dispatch). */
+/* Writes the batch's in-memory writes and hands the transaction to the writer thread, or, with
+ * nothing to commit, delivers what the batch holds (acks, replies) at once. With a commit in
+ * flight it does nothing: the batch goes when that commit has finished (commit_done_dispatch). */
 static void
 start_commit (EsServer *self)
 {
@@ -541,7 +565,8 @@ start_commit (EsServer *self)
   if (self->committing != NULL)
     return;
 
-  if (!es_server_store_in_transaction (self->store))
+  if (!es_server_store_in_transaction (self->store) && self->batch_devices->len == 0 &&
+      self->batch_unstored == 0 && !(self->deletes_due && self->pending_deletes->len > 0))
     {
       g_autoptr(Batch) done = batch_steal (self);
 
@@ -549,6 +574,26 @@ start_commit (EsServer *self)
       return;
     }
 
+  if (!es_server_store_in_transaction (self->store) &&
+      !es_server_store_begin (self->store, &error))
+    {
+      fail_batch (self, error);
+      return;
+    }
+  for (guint i = 0; self->batch_unstored > 0 && i < self->batch_out->len; i++)
+    {
+      Outgoing *out = &g_array_index (self->batch_out, Outgoing, i);
+
+      if (!out->unstored)
+        continue;
+      if (!es_server_store_enqueue (self->store, out->target->id, out->seq, out->text,
+                                    out->length, &error))
+        {
+          fail_batch (self, error);
+          return;
+        }
+      out->unstored = FALSE;
+    }
   if (!apply_pending_deletes (self, &error))
     {
       fail_batch (self, error);
@@ -591,7 +636,11 @@ finish_commit (EsServer *self)
 
   if (batch->error != NULL)
     {
-      fail_commit (self, batch, batch->error);
+      g_autoptr(GError) error = g_error_copy (batch->error);
+
+      fail_commit (self, batch, error);
+      /* The open batch was built on top of the lost one (sequence numbers, queue positions). */
+      fail_batch (self, error);
       return;
     }
 
@@ -623,40 +672,6 @@ es_server_wait_commit (EsServer *self)
   finish_commit (self);
 }
 
-typedef struct
-{
-  EsServerSession *session;
-  GBytes          *message;
-  gboolean         is_text;
-} Deferred;
-
-static void
-deferred_free (Deferred *deferred)
-{
-  g_object_unref (deferred->session);
-  g_bytes_unref (deferred->message);
-  g_free (deferred);
-}
-
-static void handle_message (EsServer        *self,
-                            EsServerSession *session,
-                            GBytes          *message,
-                            gboolean         is_text);
-
-/* Applies the frames that arrived during the last commit, in the order they arrived. */
-static void
-drain_deferred (EsServer *self)
-{
-  Deferred *deferred;
-
-  while (self->committing == NULL && (deferred = g_queue_pop_head (&self->deferred)) != NULL)
-    {
-      if (!deferred->session->closing)
-        handle_message (self, deferred->session, deferred->message, deferred->is_text);
-      deferred_free (deferred);
-    }
-}
-
 /* Made ready by the writer thread when a commit has ended. */
 typedef struct
 {
@@ -673,8 +688,7 @@ commit_done_dispatch (GSource     *source,
 
   g_source_set_ready_time (source, -1);
   finish_commit (self);
-  drain_deferred (self);
-  /* The next batch is already waiting: commit it now rather than after another turn. */
+  /* The next batch filled meanwhile: commit it now rather than after another turn. */
   start_commit (self);
   return G_SOURCE_CONTINUE;
 }
@@ -752,10 +766,9 @@ relay (EsServer        *self,
        const EsFrame   *frame)
 {
   g_autoptr(EsFrame) out = es_frame_copy (frame);
-  g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
   gsize length = 0;
-  Outgoing item = { target, NULL, NULL, NULL, 0, 0 };
+  Outgoing item = { target, NULL, NULL, NULL, 0, 0, TRUE };
 
   g_free (out->from_device);
   out->from_device = g_strdup (session->device->id);
@@ -770,13 +783,9 @@ relay (EsServer        *self,
       reject (self, session, ES_REJECT_BAD_FRAME, "Frame could not be serialized", frame->seq, TRUE);
       return;
     }
-  if (!es_server_store_enqueue (self->store, target->id, out->seq, text, length, &error))
-    {
-      fail_batch (self, error);
-      return;
-    }
-
+  /* Written by start_commit(), so that this runs while a commit is in flight. */
   target->next_seq++;
+  self->batch_unstored++;
   batch_touch_device (self, target);
   self->metrics.frames_relayed++;
   self->metrics.messages_queued++;
@@ -986,9 +995,7 @@ handle_durable (EsServer        *self,
       return;
     }
 
-  if (!ensure_batch (self))
-    return;
-
+  /* No transaction yet: the new seq is written by start_commit(). */
   device->last_recv_seq = frame->seq;
   batch_touch_device (self, device);
   batch_touch_session (self, session);
@@ -1079,11 +1086,14 @@ handle_hello (EsServer        *self,
           device->id, device->user, resume_ack, queued->len, device->persisted_recv_seq);
 }
 
-static void
-handle_message (EsServer        *self,
-                EsServerSession *session,
-                GBytes          *message,
-                gboolean         is_text)
+/* The commit starts from schedule_commit()'s idle, after the other sockets that are ready in this
+ * turn, not at once: committing each frame by itself cost a commit and a wake-up per frame at low
+ * load, and under load frames gather during the commit in flight anyway. */
+void
+es_server_session_message (EsServer        *self,
+                           EsServerSession *session,
+                           GBytes          *message,
+                           gboolean         is_text)
 {
   g_autoptr(EsFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
@@ -1171,35 +1181,6 @@ handle_message (EsServer        *self,
       /* The ack was processed above; the rest means nothing to the server. */
       break;
     }
-}
-
-void
-es_server_session_message (EsServer        *self,
-                           EsServerSession *session,
-                           GBytes          *message,
-                           gboolean         is_text)
-{
-  session->last_activity = g_get_monotonic_time () / G_USEC_PER_SEC;
-
-  /* The store belongs to the writer thread until its commit ends; later frames wait behind
-   * earlier ones, so each device's frames keep their order. */
-  if (self->committing != NULL || !g_queue_is_empty (&self->deferred))
-    {
-      Deferred *deferred = g_new (Deferred, 1);
-
-      deferred->session = g_object_ref (session);
-      deferred->message = g_bytes_ref (message);
-      deferred->is_text = is_text;
-      g_queue_push_tail (&self->deferred, deferred);
-      return;
-    }
-
-  handle_message (self, session, message, is_text);
-
-  /* Commit at once: frames that arrive meanwhile gather for the next commit, so batches grow
-   * with the load by themselves, and a lone frame does not wait for another main-loop turn. */
-  if (self->commit_source_id != 0)
-    start_commit (self);
 }
 
 void
@@ -1852,7 +1833,6 @@ es_server_dispose (GObject *object)
   if (self->done_source != NULL)
     g_source_destroy (self->done_source);
   g_clear_pointer (&self->done_source, g_source_unref);
-  g_queue_clear_full (&self->deferred, (GDestroyNotify) deferred_free);
 
   g_clear_handle_id (&self->commit_source_id, g_source_remove);
   g_clear_handle_id (&self->delete_source_id, g_source_remove);
@@ -1911,7 +1891,6 @@ es_server_init (EsServer *self)
   self->pending_deletes = g_ptr_array_new ();
   g_mutex_init (&self->writer_lock);
   g_cond_init (&self->writer_cond);
-  g_queue_init (&self->deferred);
 }
 
 /**

@@ -73,8 +73,9 @@ trap 'exit 143' TERM
 
 # --idle-timeout 0: idle devices send nothing during a long ramp, and closing them would be a
 # finding about the benchmark rather than about the server. SERVER_ARGS come last so they win.
+# SERVER_WRAPPER runs the server under a tool, e.g. SERVER_WRAPPER="valgrind --tool=callgrind".
 # shellcheck disable=SC2086
-"${priority[@]}" "$server" --listen 127.0.0.1:0 --database "$workdir/server.db" --password-hash min \
+"${priority[@]}" ${SERVER_WRAPPER:-} "$server" --listen 127.0.0.1:0 --database "$workdir/server.db" --password-hash min \
   --idle-timeout 0 ${SERVER_ARGS:-} >"$workdir/stdout" 2>"$workdir/server.log" &
 server_pid=$!
 
