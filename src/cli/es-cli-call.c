@@ -69,6 +69,10 @@ struct _Peer
   gboolean           confirm_sas;
   gboolean           deny_sas;
 
+  /* --mute / --camera-off */
+  gboolean           mute;
+  gboolean           camera_off;
+
   double             duration_s; /* < 0: until the other side hangs up */
   int                ret;
   guint              done : 1;
@@ -490,6 +494,22 @@ tracked_free (gpointer data)
   g_free (t);
 }
 
+static void
+call_notify_peer_media_cb (EsCall     *call,
+                           GParamSpec *pspec,
+                           Tracked    *t)
+{
+  JsonBuilder *b = begin_event ("peer_media", call);
+  gboolean muted, camera;
+
+  g_object_get (call, "peer-muted", &muted, "peer-camera-enabled", &camera, NULL);
+  json_builder_set_member_name (b, "audio");
+  json_builder_add_boolean_value (b, !muted);
+  json_builder_set_member_name (b, "video");
+  json_builder_add_boolean_value (b, camera);
+  end_event (b);
+}
+
 static Tracked *
 track (Peer   *peer,
        EsCall *call)
@@ -507,6 +527,11 @@ track (Peer   *peer,
   g_signal_connect (call, "notify::verification-state",
                     G_CALLBACK (call_notify_verification_cb), t);
   g_signal_connect (call, "notify::sas", G_CALLBACK (call_notify_verification_cb), t);
+  g_signal_connect (call, "notify::peer-muted", G_CALLBACK (call_notify_peer_media_cb), t);
+  g_signal_connect (call, "notify::peer-camera-enabled", G_CALLBACK (call_notify_peer_media_cb), t);
+
+  es_call_set_muted (call, peer->mute);
+  es_call_set_camera_enabled (call, !peer->camera_off);
 
   return t;
 }
@@ -738,6 +763,8 @@ typedef struct
   double     duration;
   gboolean   confirm_sas;
   gboolean   deny_sas;
+  gboolean   mute;
+  gboolean   camera_off;
 } MediaOptions;
 
 static void
@@ -765,6 +792,8 @@ media_option_group (MediaOptions *o)
     { "relay-only", 0, 0, G_OPTION_ARG_NONE, &o->relay_only, "Only relayed ICE candidates", NULL },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &o->duration, "Hang up S seconds after connecting", "S" },
     { "confirm-sas", 0, 0, G_OPTION_ARG_NONE, &o->confirm_sas, "Say the emoji match as soon as they show", NULL },
+    { "mute", 0, 0, G_OPTION_ARG_NONE, &o->mute, "Start with the microphone muted", NULL },
+    { "camera-off", 0, 0, G_OPTION_ARG_NONE, &o->camera_off, "Start with the camera off", NULL },
     { "deny-sas", 0, 0, G_OPTION_ARG_NONE, &o->deny_sas, "Say the emoji differ as soon as they show (ends the call)", NULL },
     { NULL }
   };
@@ -985,6 +1014,8 @@ es_cli_call (EsCliOptions *options,
     }
   peer.duration_s = media.duration;
   peer.confirm_sas = media.confirm_sas;
+  peer.mute = media.mute;
+  peer.camera_off = media.camera_off;
   peer.deny_sas = media.deny_sas;
   if (media.confirm_sas && media.deny_sas)
     {
@@ -1054,6 +1085,8 @@ es_cli_answer (EsCliOptions *options,
   peer.count = count;
   peer.duration_s = media.duration;
   peer.confirm_sas = media.confirm_sas;
+  peer.mute = media.mute;
+  peer.camera_off = media.camera_off;
   peer.deny_sas = media.deny_sas;
   if (media.confirm_sas && media.deny_sas)
     {

@@ -79,6 +79,7 @@ struct _EsCallBranch
   gint64                 started_us[ES_MEDIA_N_KINDS];
 
   gint                   mlines[ES_MEDIA_N_KINDS];
+  gboolean               paused[ES_MEDIA_N_KINDS]; /* muted microphone, camera off */
   guint                  video_kbps;
   guint                  remote_video_max_kbps;
   guint                  stats_id;
@@ -1324,6 +1325,12 @@ es_call_branch_apply_gate (EsCallBranch *self,
     return;
 
   valve = gst_bin_get_by_name (GST_BIN (self->senders[kind]), "valve");
+  if (self->paused[kind])
+    {
+      g_object_set (valve, "drop", TRUE, NULL);
+      return;
+    }
+
   if (kind == ES_MEDIA_KIND_AUDIO)
     {
       g_object_set (valve, "drop", FALSE, NULL);
@@ -2244,6 +2251,37 @@ es_call_branch_get_gates_open (EsCallBranch *self)
   g_return_val_if_fail (ES_IS_CALL_BRANCH (self), FALSE);
 
   return self->gates_open;
+}
+
+/**
+ * es_call_branch_set_sending:
+ * @audio: %FALSE while the microphone is muted
+ * @video: %FALSE while the camera is off
+ *
+ * Pauses or resumes each kind of media behind its gate. A paused kind stays
+ * paused when the gates open; video resumes on a fresh keyframe.
+ */
+void
+es_call_branch_set_sending (EsCallBranch *self,
+                            gboolean      audio,
+                            gboolean      video)
+{
+  const gboolean sending[ES_MEDIA_N_KINDS] = {
+    [ES_MEDIA_KIND_AUDIO] = audio,
+    [ES_MEDIA_KIND_VIDEO] = video,
+  };
+
+  g_return_if_fail (ES_IS_CALL_BRANCH (self));
+
+  for (guint kind = 0; kind < ES_MEDIA_N_KINDS; kind++)
+    {
+      if (self->paused[kind] == !sending[kind])
+        continue;
+
+      self->paused[kind] = !sending[kind];
+      if (!self->torn_down)
+        es_call_branch_apply_gate (self, kind);
+    }
 }
 
 gboolean

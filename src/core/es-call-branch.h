@@ -90,6 +90,9 @@ gboolean           es_call_branch_add_remote_candidate      (EsCallBranch       
                                                              GError                **error);
 void               es_call_branch_open_gates                (EsCallBranch           *self);
 gboolean           es_call_branch_get_gates_open            (EsCallBranch           *self);
+void               es_call_branch_set_sending               (EsCallBranch           *self,
+                                                             gboolean                audio,
+                                                             gboolean                video);
 gboolean           es_call_branch_send_control              (EsCallBranch           *self,
                                                              const char             *json,
                                                              GError                **error);

@@ -108,6 +108,10 @@ struct _EsCall
   guint              control_accept_sent : 1;
   guint              audio_reported : 1;
   guint              video_reported : 1;
+  guint              muted : 1;
+  guint              camera_off : 1;
+  guint              peer_muted : 1;
+  guint              peer_camera_off : 1;
 };
 
 G_DEFINE_FINAL_TYPE (EsCall, es_call, G_TYPE_OBJECT)
@@ -128,6 +132,10 @@ enum {
   PROP_SAS,
   PROP_PEER_KEY,
   PROP_VERIFICATION_REASON,
+  PROP_MUTED,
+  PROP_CAMERA_ENABLED,
+  PROP_PEER_MUTED,
+  PROP_PEER_CAMERA_ENABLED,
   N_PROPS
 };
 
@@ -471,6 +479,8 @@ branch_media_started_cb (EsCallBranch *branch,
 
 /* Progress */
 
+static void es_call_send_media_state (EsCall *self);
+
 static void
 es_call_update_active (EsCall *self)
 {
@@ -481,6 +491,8 @@ es_call_update_active (EsCall *self)
       es_call_branch_get_state (self->active_branch) == ES_CALL_BRANCH_STATE_CONNECTED)
     {
       g_clear_handle_id (&self->guard_id, g_source_remove);
+      if (self->state != ES_CALL_STATE_ACTIVE && (self->muted || self->camera_off))
+        es_call_send_media_state (self);
       es_call_set_state (self, ES_CALL_STATE_ACTIVE);
       es_call_report_started_media (self);
     }
@@ -658,6 +670,38 @@ branch_control_message_cb (EsCallBranch *branch,
   else if (g_str_equal (type, "decline") && self->direction == ES_CALL_DIRECTION_OUTGOING &&
            !self->accepted)
     es_call_end (self, ES_CALL_END_REASON_DECLINED, NULL);
+  else if (g_str_equal (type, "media-state") && branch == self->active_branch)
+    {
+      JsonObject *object = json_node_get_object (root);
+      gboolean muted = !json_object_get_boolean_member_with_default (object, "audio", TRUE);
+      gboolean camera_off = !json_object_get_boolean_member_with_default (object, "video", TRUE);
+
+      if (self->peer_muted != muted)
+        {
+          self->peer_muted = muted;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_MUTED]);
+        }
+      if (self->peer_camera_off != camera_off)
+        {
+          self->peer_camera_off = camera_off;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_CAMERA_ENABLED]);
+        }
+    }
+}
+
+/* Tells the peer on the picked-up branch what we send, so its screen can say
+ * "muted" or "camera off" rather than show a frozen picture. */
+static void
+es_call_send_media_state (EsCall *self)
+{
+  g_autofree char *json = NULL;
+
+  if (self->active_branch == NULL)
+    return;
+
+  json = g_strdup_printf ("{\"type\":\"media-state\",\"audio\":%s,\"video\":%s}",
+                          self->muted ? "false" : "true", self->camera_off ? "false" : "true");
+  es_call_branch_send_control (self->active_branch, json, NULL);
 }
 
 static gboolean
@@ -778,6 +822,8 @@ es_call_add_branch (EsCall           *self,
       g_signal_connect (verification, "notify::state", G_CALLBACK (verification_notify_cb), self);
       es_call_branch_set_verification (branch, verification);
     }
+
+  es_call_branch_set_sending (branch, !self->muted, !self->camera_off);
 
   g_signal_connect (branch, "local-description", G_CALLBACK (branch_local_description_cb), self);
   g_signal_connect (branch, "local-candidate", G_CALLBACK (branch_local_candidate_cb), self);
@@ -1956,6 +2002,22 @@ es_call_get_property (GObject    *object,
       g_value_set_string (value, self->verification_reason);
       break;
 
+    case PROP_MUTED:
+      g_value_set_boolean (value, self->muted);
+      break;
+
+    case PROP_CAMERA_ENABLED:
+      g_value_set_boolean (value, !self->camera_off);
+      break;
+
+    case PROP_PEER_MUTED:
+      g_value_set_boolean (value, self->peer_muted);
+      break;
+
+    case PROP_PEER_CAMERA_ENABLED:
+      g_value_set_boolean (value, !self->peer_camera_off);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2052,6 +2114,19 @@ es_call_class_init (EsCallClass *klass)
     g_param_spec_string ("verification-reason", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  properties[PROP_MUTED] =
+    g_param_spec_boolean ("muted", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CAMERA_ENABLED] =
+    g_param_spec_boolean ("camera-enabled", NULL, NULL, TRUE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PEER_MUTED] =
+    g_param_spec_boolean ("peer-muted", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PEER_CAMERA_ENABLED] =
+    g_param_spec_boolean ("peer-camera-enabled", NULL, NULL, TRUE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -2101,4 +2176,63 @@ es_call_init (EsCall *self)
   self->device_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->sent = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->early_frames = g_ptr_array_new_with_free_func ((GDestroyNotify) es_frame_free);
+}
+
+/**
+ * es_call_set_muted:
+ * @muted: %TRUE to stop sending the microphone
+ *
+ * Works in any state: a call muted before pickup starts muted.
+ */
+void
+es_call_set_muted (EsCall   *self,
+                   gboolean  muted)
+{
+  g_return_if_fail (ES_IS_CALL (self));
+
+  muted = !!muted;
+  if (self->muted == (guint) muted)
+    return;
+
+  self->muted = muted;
+  for (guint i = 0; i < self->branches->len; i++)
+    es_call_branch_set_sending (g_ptr_array_index (self->branches, i), !self->muted, !self->camera_off);
+  es_call_send_media_state (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MUTED]);
+}
+
+gboolean
+es_call_get_muted (EsCall *self)
+{
+  g_return_val_if_fail (ES_IS_CALL (self), FALSE);
+
+  return self->muted;
+}
+
+/**
+ * es_call_set_camera_enabled:
+ * @enabled: %FALSE to stop sending the camera
+ */
+void
+es_call_set_camera_enabled (EsCall   *self,
+                            gboolean  enabled)
+{
+  g_return_if_fail (ES_IS_CALL (self));
+
+  if (self->camera_off == (guint) !enabled)
+    return;
+
+  self->camera_off = !enabled;
+  for (guint i = 0; i < self->branches->len; i++)
+    es_call_branch_set_sending (g_ptr_array_index (self->branches, i), !self->muted, !self->camera_off);
+  es_call_send_media_state (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ENABLED]);
+}
+
+gboolean
+es_call_get_camera_enabled (EsCall *self)
+{
+  g_return_val_if_fail (ES_IS_CALL (self), TRUE);
+
+  return !self->camera_off;
 }

@@ -127,4 +127,11 @@ gboolean           es_call_decline                (EsCall          *self,
 void               es_call_cancel                 (EsCall          *self);
 void               es_call_hangup                 (EsCall          *self);
 
+void               es_call_set_muted                 (EsCall          *self,
+                                                      gboolean         muted);
+gboolean           es_call_get_muted                 (EsCall          *self);
+void               es_call_set_camera_enabled        (EsCall          *self,
+                                                      gboolean         enabled);
+gboolean           es_call_get_camera_enabled        (EsCall          *self);
+
 G_END_DECLS

@@ -252,6 +252,26 @@ def main():
             p.wait_for("ended", 20)
             assert p.wait_exit(15) == 0, p.name
 
+    def muted_and_camera_off():
+        bob = new_bob()
+        b1 = w.peer("b1", "answer", "--auto", "--mute", "--test-media", "--json")
+        time.sleep(0.5)
+        a = w.peer("alice", "call", bob, "--test-media", "--duration", "4", "--camera-off", "--json")
+        a.wait_for("connected", 30)
+        told_b = b1.wait_for("peer_media", 15)
+        told_a = a.wait_for("peer_media", 15)
+        assert told_b["video"] is False and told_b["audio"] is True, told_b
+        assert told_a["audio"] is False and told_a["video"] is True, told_a
+        ended_a = a.wait_for("ended", 20)
+        ended_b = b1.wait_for("ended", 20)
+        # Alice's camera and Bob's microphone sent nothing; the other kinds flowed.
+        assert ended_a["video_packets_sent"] == 0 and ended_b["video_frames_decoded"] == 0, (ended_a, ended_b)
+        assert ended_b["audio_packets_sent"] == 0 and ended_a["audio_buffers_decoded"] == 0, (ended_a, ended_b)
+        assert ended_a["audio_packets_sent"] > 0 and ended_b["audio_buffers_decoded"] > 0, (ended_a, ended_b)
+        assert ended_b["video_packets_sent"] > 0 and ended_a["video_frames_decoded"] > 0, (ended_a, ended_b)
+        for p in (a, b1):
+            assert p.wait_exit(15) == 0, p.name
+
     cases = [
         ("two devices ring, one answers, the other hears where", two_devices_one_answers),
         ("no media before pickup", nothing_before_pickup),
@@ -265,6 +285,7 @@ def main():
         ("VP8 only against H.264 only: clear error", codec("VP8", "H264", None)),
         ("video bitrate cap 300 kbit/s", bitrate_cap),
         ("the server restarts while it rings: the call goes on", server_restart_while_ringing),
+        ("muted microphone and camera off send nothing, and the peer is told", muted_and_camera_off),
     ]
     only = os.environ.get("EARSHOT_CALLS_ONLY")
     for name, fn in cases:
