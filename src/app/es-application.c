@@ -38,11 +38,13 @@ struct _EsApplication
   GCancellable      *cancellable;
   char              *error;
   gulong             call_state_id;
+  gulong             call_verification_id;
 
   guint              busy : 1;
   guint              test_media : 1;
   guint              automation : 1;
   guint              notified : 1;
+  guint              first_frame_logged : 1;
 };
 
 G_DEFINE_FINAL_TYPE (EsApplication, es_application, ADW_TYPE_APPLICATION)
@@ -99,6 +101,10 @@ update_actions (EsApplication *self)
   gboolean signed_in = es_application_get_signed_in (self);
   gboolean ringing_here = incoming && state == ES_CALL_STATE_RINGING;
   gboolean in_call = self->call && state != ES_CALL_STATE_ENDED;
+  EsVerificationState verification = self->call ? es_call_get_verification_state (self->call)
+                                                : ES_VERIFICATION_STATE_WAITING;
+  gboolean comparing = in_call && (verification == ES_VERIFICATION_STATE_COMPARING ||
+                                   verification == ES_VERIFICATION_STATE_KEY_CHANGED);
 
   set_action_enabled (self, "call", signed_in && !in_call);
   set_action_enabled (self, "call-audio", signed_in && !in_call);
@@ -110,6 +116,8 @@ update_actions (EsApplication *self)
   set_action_enabled (self, "hang-up", in_call && !ringing_here);
   set_action_enabled (self, "mute", in_call);
   set_action_enabled (self, "camera-off", in_call);
+  set_action_enabled (self, "confirm-sas", comparing);
+  set_action_enabled (self, "deny-sas", comparing);
   set_action_enabled (self, "register", !self->busy && !signed_in);
   set_action_enabled (self, "login", !self->busy && !signed_in);
 }
@@ -228,6 +236,40 @@ call_state_cb (EsCall        *call,
   update_actions (self);
 }
 
+static const char *
+verification_state_to_string (EsVerificationState state)
+{
+  switch (state)
+    {
+    case ES_VERIFICATION_STATE_WAITING:
+      return "waiting";
+    case ES_VERIFICATION_STATE_COMPARING:
+      return "comparing";
+    case ES_VERIFICATION_STATE_VERIFIED:
+      return "verified";
+    case ES_VERIFICATION_STATE_MISMATCH:
+      return "mismatch";
+    case ES_VERIFICATION_STATE_KEY_CHANGED:
+      return "key-changed";
+    case ES_VERIFICATION_STATE_FAILED:
+    default:
+      return "failed";
+    }
+}
+
+static void
+call_verification_cb (EsCall        *call,
+                      GParamSpec    *pspec,
+                      EsApplication *self)
+{
+  EsVerificationState state = es_call_get_verification_state (call);
+
+  g_debug ("Call %s: verification %s", es_call_get_id (call), verification_state_to_string (state));
+  es_application_set_automation_state (self, "verification",
+                                       g_variant_new_string (verification_state_to_string (state)));
+  update_actions (self);
+}
+
 static void
 set_call (EsApplication *self,
           EsCall        *call)
@@ -236,7 +278,10 @@ set_call (EsApplication *self,
     return;
 
   if (self->call != NULL)
-    g_clear_signal_handler (&self->call_state_id, self->call);
+    {
+      g_clear_signal_handler (&self->call_state_id, self->call);
+      g_clear_signal_handler (&self->call_verification_id, self->call);
+    }
   es_ringtone_stop (self->ringtone);
   withdraw_notification (self);
 
@@ -247,7 +292,12 @@ set_call (EsApplication *self,
   g_action_group_change_action_state (G_ACTION_GROUP (self), "camera-off", g_variant_new_boolean (FALSE));
 
   if (call != NULL)
-    self->call_state_id = g_signal_connect (call, "notify::state", G_CALLBACK (call_state_cb), self);
+    {
+      self->call_state_id = g_signal_connect (call, "notify::state", G_CALLBACK (call_state_cb), self);
+      self->call_verification_id = g_signal_connect (call, "notify::verification-state",
+                                                     G_CALLBACK (call_verification_cb), self);
+      call_verification_cb (call, NULL, self);
+    }
 
   update_actions (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CALL]);
@@ -549,6 +599,31 @@ hang_up_action (GSimpleAction *action,
 }
 
 static void
+confirm_sas_action (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       data)
+{
+  EsApplication *self = data;
+  g_autoptr(GError) error = NULL;
+
+  if (self->call != NULL && !es_call_confirm_sas (self->call, &error))
+    g_message ("Cannot confirm the emoji: %s", error->message);
+}
+
+static void
+deny_sas_action (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       data)
+{
+  EsApplication *self = data;
+  g_autoptr(GError) error = NULL;
+
+  /* Ends the call; the call page says why. */
+  if (self->call != NULL && !es_call_deny_sas (self->call, &error))
+    g_message ("Cannot deny the emoji: %s", error->message);
+}
+
+static void
 toggle_action (GSimpleAction *action,
                GVariant      *parameter,
                gpointer       data)
@@ -790,6 +865,8 @@ try_screenshot (EsApplication *self,
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *tmp = NULL;
+  g_autoptr(GString) regions = NULL;
+  graphene_rect_t bounds;
   GskRenderer *renderer;
   int width, height;
 
@@ -811,9 +888,42 @@ try_screenshot (EsApplication *self,
 
   width = gtk_widget_get_width (GTK_WIDGET (window));
   height = gtk_widget_get_height (GTK_WIDGET (window));
+
+  /* Where the remote video is in this picture, and what covers it: the test
+   * checks that the video area is not one flat colour. */
+  if (ES_IS_WINDOW (window))
+    {
+      EsCallPage *page = es_window_get_call_page (ES_WINDOW (window));
+      g_autoptr(GArray) covered = g_array_new (FALSE, FALSE, sizeof (graphene_rect_t));
+      graphene_rect_t video;
+
+      regions = g_string_new (NULL);
+      if (gtk_widget_get_mapped (GTK_WIDGET (page)) &&
+          es_call_page_get_video_regions (page, GTK_WIDGET (window), &video, covered))
+        {
+          g_string_append_printf (regions, "video %.0f %.0f %.0f %.0f\n",
+                                  video.origin.x, video.origin.y, video.size.width, video.size.height);
+          for (guint i = 0; i < covered->len; i++)
+            {
+              const graphene_rect_t *r = &g_array_index (covered, graphene_rect_t, i);
+
+              g_string_append_printf (regions, "covered %.0f %.0f %.0f %.0f\n",
+                                      r->origin.x, r->origin.y, r->size.width, r->size.height);
+            }
+        }
+    }
+
+  /* The paintable draws the window's whole CSS box (shadow and border, outside
+   * its allocation), scaled to the size asked for: ask for its own size, and
+   * keep the part the window's coordinates cover, so that the picture is 1:1
+   * and the regions above match it. */
   paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
+  if (!gtk_widget_compute_bounds (GTK_WIDGET (window), GTK_WIDGET (window), &bounds))
+    return FALSE;
   snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  gdk_paintable_snapshot (paintable, snapshot,
+                          gdk_paintable_get_intrinsic_width (paintable),
+                          gdk_paintable_get_intrinsic_height (paintable));
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   renderer = gtk_native_get_renderer (GTK_NATIVE (window));
   /* Right after a page change the window may have no frame yet: retry. */
@@ -821,7 +931,16 @@ try_screenshot (EsApplication *self,
     return FALSE;
 
   texture = gsk_renderer_render_texture (renderer, node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+                                         &GRAPHENE_RECT_INIT (-bounds.origin.x, -bounds.origin.y,
+                                                              width, height));
+  if (regions != NULL)
+    {
+      g_autofree char *regions_path = g_strconcat (path, ".regions", NULL);
+
+      if (!g_file_set_contents (regions_path, regions->str, regions->len, NULL))
+        g_message ("Screenshot: cannot write %s", regions_path);
+    }
+
   /* Written aside and renamed, so a test polling for the file never reads half of it. */
   tmp = g_strconcat (path, ".tmp", NULL);
   if (!gdk_texture_save_to_png (texture, tmp) || g_rename (tmp, path) != 0)
@@ -878,6 +997,8 @@ static const GActionEntry app_actions[] = {
   { "decline", decline_action },
   { "cancel", cancel_action },
   { "hang-up", hang_up_action },
+  { "confirm-sas", confirm_sas_action },
+  { "deny-sas", deny_sas_action },
   { "mute", toggle_action, NULL, "false", change_toggle_state },
   { "camera-off", toggle_action, NULL, "false", change_toggle_state },
 };
@@ -885,18 +1006,66 @@ static const GActionEntry app_actions[] = {
 static const GActionEntry automation_actions[] = {
   { "screenshot", screenshot_action, "s" },
   { "page", NULL, NULL, "''", NULL },
+  { "sas", NULL, NULL, "@as []", NULL },
+  { "verification", NULL, NULL, "'waiting'", NULL },
+  { "history", NULL, NULL, "@as []", NULL },
 };
+
+/**
+ * es_application_set_automation_state:
+ * @value: (transfer floating): the new state
+ *
+ * Publishes what the UI shows as the state of an automation-only action
+ * (`page`, `sas`, `verification`, `history`), which the UI tests read over
+ * D-Bus with org.gtk.Actions.Describe. Without EARSHOT_AUTOMATION=1 the
+ * actions do not exist and this does nothing.
+ */
+void
+es_application_set_automation_state (EsApplication *self,
+                                     const char    *name,
+                                     GVariant      *value)
+{
+  GAction *action;
+
+  g_return_if_fail (ES_IS_APPLICATION (self));
+
+  g_variant_ref_sink (value);
+  action = self->automation ? g_action_map_lookup_action (G_ACTION_MAP (self), name) : NULL;
+  if (action != NULL)
+    g_simple_action_set_state (G_SIMPLE_ACTION (action), value);
+  g_variant_unref (value);
+}
 
 void
 es_application_set_page (EsApplication *self,
                          const char    *page)
 {
-  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "page");
-
   g_return_if_fail (ES_IS_APPLICATION (self));
 
-  if (action != NULL)
-    g_simple_action_set_state (G_SIMPLE_ACTION (action), g_variant_new_string (page));
+  es_application_set_automation_state (self, "page", g_variant_new_string (page));
+}
+
+/* One line per recent call, newest first: "peer direction end-reason verified|unverified". */
+static void
+publish_history (EsApplication *self)
+{
+  GListModel *calls = es_call_history_get_calls (self->history);
+  g_autoptr(GVariantBuilder) rows = g_variant_builder_new (G_VARIANT_TYPE_STRING_ARRAY);
+
+  for (guint i = 0; i < g_list_model_get_n_items (calls); i++)
+    {
+      g_autoptr(EsHistoryItem) item = g_list_model_get_item (calls, i);
+      g_autofree char *row =
+        g_strdup_printf ("%s %s %s %s", es_history_item_get_peer_user (item),
+                         es_history_item_get_direction (item) == ES_CALL_DIRECTION_OUTGOING
+                         ? "outgoing" : "incoming",
+                         es_call_end_reason_to_string (es_history_item_get_end_reason (item)),
+                         es_history_item_get_verified (item) ? "verified" : "unverified");
+
+      g_variant_builder_add (rows, "s", row);
+    }
+
+  es_application_set_automation_state (self, "history", g_variant_builder_end (rows));
 }
 
 /* GApplication */
@@ -963,6 +1132,12 @@ es_application_startup (GApplication *app)
         g_message ("Call history unreadable, starting a new one: %s", error->message);
         g_clear_error (&error);
       }
+    if (self->automation)
+      {
+        g_signal_connect_object (es_call_history_get_calls (self->history), "items-changed",
+                                 G_CALLBACK (publish_history), self, G_CONNECT_SWAPPED);
+        publish_history (self);
+      }
   }
 
   if (es_application_get_signed_in (self))
@@ -971,10 +1146,31 @@ es_application_startup (GApplication *app)
   update_actions (self);
 }
 
+/* For tests/bench/run-app-bench.sh: when the first frame is on screen. */
+static void
+first_frame_cb (GdkFrameClock *clock,
+                EsApplication *self)
+{
+  g_signal_handlers_disconnect_by_func (clock, first_frame_cb, self);
+  g_print ("EARSHOT_BENCH first-frame realtime-us=%" G_GINT64_FORMAT "\n", g_get_real_time ());
+}
+
 static void
 es_application_activate (GApplication *app)
 {
-  gtk_window_present (get_window (ES_APPLICATION (app)));
+  EsApplication *self = ES_APPLICATION (app);
+  GtkWindow *window = get_window (self);
+
+  gtk_window_present (window);
+
+  if (!self->first_frame_logged && g_getenv ("EARSHOT_BENCH") != NULL)
+    {
+      GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
+
+      self->first_frame_logged = TRUE;
+      if (clock != NULL)
+        g_signal_connect_object (clock, "after-paint", G_CALLBACK (first_frame_cb), self, 0);
+    }
 }
 
 static void
@@ -1013,7 +1209,10 @@ es_application_dispose (GObject *object)
   EsApplication *self = ES_APPLICATION (object);
 
   if (self->call != NULL)
-    g_clear_signal_handler (&self->call_state_id, self->call);
+    {
+      g_clear_signal_handler (&self->call_state_id, self->call);
+      g_clear_signal_handler (&self->call_verification_id, self->call);
+    }
   g_clear_object (&self->call);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);

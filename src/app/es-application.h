@@ -29,5 +29,8 @@ gboolean       es_application_get_camera_off (EsApplication *self);
 gboolean       es_application_get_test_media (EsApplication *self);
 void           es_application_set_page      (EsApplication *self,
                                              const char    *page);
+void           es_application_set_automation_state (EsApplication *self,
+                                                    const char    *name,
+                                                    GVariant      *value);
 
 G_END_DECLS

@@ -108,7 +108,7 @@ start_self_view (EsCallPage *self)
 
   source = self->test_media ? "videotestsrc is-live=true pattern=ball" : "autovideosrc";
   description = g_strdup_printf ("%s ! videoconvert ! videoscale "
-                                 "! video/x-raw,format=BGRA,width=320,height=180 "
+                                 "! video/x-raw,format=BGRA,width=192,height=108 "
                                  "! appsink name=sink sync=false max-buffers=1 drop=true",
                                  source);
   self->self_pipeline = gst_parse_launch (description, &error);
@@ -397,6 +397,46 @@ es_call_page_set_call (EsCallPage *self,
     }
 
   state_cb (self);
+}
+
+/* Where the remote video is drawn, relative to @relative_to, and what covers
+ * parts of it, for the UI tests (EARSHOT_AUTOMATION=1). Returns FALSE when no
+ * remote frame is shown. */
+gboolean
+es_call_page_get_video_regions (EsCallPage      *self,
+                                GtkWidget       *relative_to,
+                                graphene_rect_t *video,
+                                GArray          *covered)
+{
+  GtkWidget *overlays[] = { self->self_frame, self->verification_panel, self->paused_label };
+  graphene_rect_t bounds;
+  GdkPaintable *paintable = GDK_PAINTABLE (self->remote_video);
+  double pw, ph, scale;
+
+  g_return_val_if_fail (ES_IS_CALL_PAGE (self), FALSE);
+
+  if (!gtk_widget_get_mapped (self->remote_picture) ||
+      !es_video_paintable_has_frame (self->remote_video) ||
+      !gtk_widget_compute_bounds (self->remote_picture, relative_to, &bounds))
+    return FALSE;
+
+  /* GtkPicture keeps the aspect ratio and centres the frame. */
+  pw = gdk_paintable_get_intrinsic_width (paintable);
+  ph = gdk_paintable_get_intrinsic_height (paintable);
+  if (pw <= 0 || ph <= 0)
+    return FALSE;
+  scale = MIN (bounds.size.width / pw, bounds.size.height / ph);
+  graphene_rect_init (video,
+                      bounds.origin.x + (bounds.size.width - pw * scale) / 2,
+                      bounds.origin.y + (bounds.size.height - ph * scale) / 2,
+                      pw * scale, ph * scale);
+
+  for (guint i = 0; i < G_N_ELEMENTS (overlays); i++)
+    if (gtk_widget_get_mapped (overlays[i]) &&
+        gtk_widget_compute_bounds (overlays[i], relative_to, &bounds))
+      g_array_append_val (covered, bounds);
+
+  return TRUE;
 }
 
 EsCall *

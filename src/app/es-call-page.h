@@ -27,5 +27,9 @@ void       es_call_page_set_camera_on    (EsCallPage     *self,
 void       es_call_page_set_test_media   (EsCallPage     *self,
                                           gboolean        test_media);
 gboolean   es_call_page_get_verified     (EsCallPage     *self);
+gboolean   es_call_page_get_video_regions (EsCallPage      *self,
+                                           GtkWidget       *relative_to,
+                                           graphene_rect_t *video,
+                                           GArray          *covered);
 
 G_END_DECLS

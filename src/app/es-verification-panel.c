@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "es-application.h"
 #include "es-sas-emoji.h"
 #include "es-verification-panel.h"
 
@@ -33,6 +34,24 @@ struct _EsVerificationPanel
 };
 
 G_DEFINE_FINAL_TYPE (EsVerificationPanel, es_verification_panel, GTK_TYPE_WIDGET)
+
+/* The UI tests compare what the panel shows with what the peer shows, by the
+ * emoji's English names. */
+static void
+publish_emoji (EsVerificationPanel *self,
+               const guint8         indices[5])
+{
+  GApplication *app = g_application_get_default ();
+  g_autoptr(GVariantBuilder) names = g_variant_builder_new (G_VARIANT_TYPE_STRING_ARRAY);
+
+  if (!ES_IS_APPLICATION (app))
+    return;
+
+  for (guint i = 0; indices != NULL && i < 5; i++)
+    g_variant_builder_add (names, "s", es_sas_emoji_get (indices[i])->name);
+  es_application_set_automation_state (ES_APPLICATION (app), "sas",
+                                       g_variant_builder_end (names));
+}
 
 static void
 set_emoji (EsVerificationPanel *self,
@@ -74,6 +93,7 @@ es_verification_panel_show (EsVerificationPanel *self,
                           state == ES_VERIFICATION_STATE_COMPARING ||
                           state == ES_VERIFICATION_STATE_KEY_CHANGED);
   gtk_widget_set_visible (self->verified, state == ES_VERIFICATION_STATE_VERIFIED);
+  publish_emoji (self, gtk_widget_get_visible (self->emoji_box) ? indices : NULL);
 
   gtk_widget_remove_css_class (self->box, "error");
 
@@ -128,8 +148,7 @@ static void
 update (EsVerificationPanel *self)
 {
   EsVerificationState state;
-  const guint8 *sas;
-  guint8 indices[ES_SAS_N_INDICES];
+  const guint8 *indices;
 
   if (self->verification == NULL)
     {
@@ -138,37 +157,16 @@ update (EsVerificationPanel *self)
     }
 
   state = es_verification_get_state (self->verification);
-  sas = es_verification_get_sas (self->verification);
-  if (sas != NULL)
-    es_sas_indices_from_mac (sas, indices);
+  /* Already the five emoji indices, not the MAC they come from. */
+  indices = es_verification_get_sas (self->verification);
 
-  es_verification_panel_show (self, state, sas ? indices : NULL);
+  es_verification_panel_show (self, state, indices);
 }
 
 static void
 state_changed_cb (EsVerificationPanel *self)
 {
   update (self);
-}
-
-static void
-match_cb (EsVerificationPanel *self)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (self->verification != NULL &&
-      !es_verification_user_confirms_match (self->verification, &error))
-    g_message ("Cannot confirm the emoji: %s", error->message);
-}
-
-static void
-mismatch_cb (EsVerificationPanel *self)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (self->verification != NULL &&
-      !es_verification_user_denies_match (self->verification, &error))
-    g_message ("Cannot deny the emoji: %s", error->message);
 }
 
 void
@@ -267,8 +265,6 @@ es_verification_panel_class_init (EsVerificationPanelClass *klass)
   gtk_widget_class_bind_template_child_full (widget_class, "cell2", FALSE, G_STRUCT_OFFSET (EsVerificationPanel, cells[2]));
   gtk_widget_class_bind_template_child_full (widget_class, "cell3", FALSE, G_STRUCT_OFFSET (EsVerificationPanel, cells[3]));
   gtk_widget_class_bind_template_child_full (widget_class, "cell4", FALSE, G_STRUCT_OFFSET (EsVerificationPanel, cells[4]));
-  gtk_widget_class_bind_template_callback (widget_class, match_cb);
-  gtk_widget_class_bind_template_callback (widget_class, mismatch_cb);
 }
 
 static void

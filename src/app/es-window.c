@@ -576,6 +576,14 @@ es_window_get_page (EsWindow *self)
   return gtk_stack_get_visible_child_name (self->stack);
 }
 
+EsCallPage *
+es_window_get_call_page (EsWindow *self)
+{
+  g_return_val_if_fail (ES_IS_WINDOW (self), NULL);
+
+  return self->call_page;
+}
+
 static void
 search_action (GtkWidget  *widget,
                const char *action_name,

@@ -8,6 +8,7 @@
 #include <adwaita.h>
 
 #include "es-application.h"
+#include "es-call-page.h"
 
 G_BEGIN_DECLS
 
@@ -19,5 +20,6 @@ EsWindow   *es_window_new        (EsApplication *application);
 void        es_window_show_error (EsWindow      *self,
                                   const char    *message);
 const char *es_window_get_page   (EsWindow      *self);
+EsCallPage *es_window_get_call_page (EsWindow   *self);
 
 G_END_DECLS
