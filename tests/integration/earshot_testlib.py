@@ -336,7 +336,7 @@ class Peer:
         self.cond = threading.Condition()
         self.stderr_path = os.path.join(os.path.dirname(profile), f"{self.name}.stderr")
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
-                                     stderr=open(self.stderr_path, "w"), text=True)
+                                     stderr=open(self.stderr_path, "a"), text=True)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):

@@ -198,7 +198,7 @@ def main():
             bob = new_bob()
             b1 = w.peer("b1", "answer", "--auto", "--test-media", "--codecs", callee_codecs, "--json")
             time.sleep(0.5)
-            a = w.peer("alice", "call", bob, "--test-media", "--duration", "2",
+            a = w.peer("alice", "call", bob, "--test-media", "--duration", "4",
                        "--codecs", caller_codecs, "--json")
             if expect is None:
                 for p in (a, b1):

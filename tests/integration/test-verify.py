@@ -270,9 +270,9 @@ def mitm_cases(only):
         differ = 0
         t0 = time.time()
         for run in range(MITM_RUNS):
-            # 2 s: long enough for both legs' reveals on two busy cores, short for 20 runs.
-            a = w.peer("alice", "call", "bob", *MEDIA, "--duration", "2")
-            assert a.wait_exit(60) == 0, f"run {run}: alice exited badly"
+            # 3 s: long enough for both legs' reveals on two busy cores, short for 20 runs.
+            a = w.peer("alice", "call", "bob", *MEDIA, "--duration", "3")
+            assert a.wait_exit(60) == 0, f"run {run}: alice exited badly: {a.events[-3:]}"
             call_id = a.wait_for("dialing", 1)["call_id"]
             ended_b = b.wait_for("ended", 30, call_id=call_id)
             sa = a.wait_for("sas", 5)
@@ -301,12 +301,16 @@ def mitm_cases(only):
 
     def attack(mode, reason_words):
         def run():
+            # Fresh users, so that nothing an earlier case left queued reaches this one.
+            name = mode.strip("-")
+            w.device(f"alice-{name}", f"alice-{name}")
+            w.device(f"bob-{name}", f"bob-{name}")
             m = Middleman(mallory, mode)
             w.running.append(m)
             m.wait_for("ready", 20)
-            b = w.peer("bob", "answer", "--auto", *MEDIA)
+            b = w.peer(f"bob-{name}", "answer", "--auto", *MEDIA)
             time.sleep(0.3)
-            a = w.peer("alice", "call", "bob", *MEDIA, "--duration", "3")
+            a = w.peer(f"alice-{name}", "call", f"bob-{name}", *MEDIA, "--duration", "3")
             a.wait_exit(60)
             b.wait_exit(30)
             ended = {p.name: p.all("ended") for p in (a, b)}
