@@ -93,6 +93,7 @@ struct _EsCallBranch
 
   guint                  started : 1;
   guint                  gates_open : 1;
+  guint                  checks_released : 1;
   guint                  remote_set : 1;
   guint                  remote_pending : 1;
   guint                  transport_connected : 1;
@@ -448,12 +449,24 @@ verify_fail_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean es_call_branch_checks_passed (EsCallBranch *self);
+static void     es_call_branch_apply_gate    (EsCallBranch *self,
+                                              EsMediaKind   kind);
+
 static void
 verification_notify_state_cb (EsVerification *verification,
                               GParamSpec     *pspec,
                               EsCallBranch   *self)
 {
   GSource *source;
+
+  if (!self->checks_released && !self->torn_down && es_call_branch_checks_passed (self))
+    {
+      /* Gates opened by a pickup that came before the checks finished open now. */
+      self->checks_released = TRUE;
+      for (guint kind = 0; kind < ES_MEDIA_N_KINDS; kind++)
+        es_call_branch_apply_gate (self, kind);
+    }
 
   if (es_verification_get_state (verification) != ES_VERIFICATION_STATE_FAILED ||
       self->verify_fail_id != 0 || self->torn_down)
@@ -1314,6 +1327,18 @@ open_on_keyframe_cb (GstPad          *pad,
   return GST_PAD_PROBE_REMOVE;
 }
 
+static gboolean
+es_call_branch_checks_passed (EsCallBranch *self)
+{
+  EsVerificationState state;
+
+  if (self->verification == NULL)
+    return TRUE;
+
+  state = es_verification_get_state (self->verification);
+  return state != ES_VERIFICATION_STATE_WAITING && state != ES_VERIFICATION_STATE_FAILED;
+}
+
 static void
 es_call_branch_apply_gate (EsCallBranch *self,
                            EsMediaKind   kind)
@@ -1322,6 +1347,12 @@ es_call_branch_apply_gate (EsCallBranch *self,
   g_autoptr(GstPad) valve_sink = NULL;
 
   if (!self->gates_open || self->senders[kind] == NULL)
+    return;
+
+  /* Nothing leaves before the peer has shown that its certificate, commitment and signature are
+   * the ones it announced: a middleman that those checks catch gets no media at all. The checks
+   * finish while the call rings, so an ordinary pickup waits for nothing. */
+  if (!es_call_branch_checks_passed (self))
     return;
 
   valve = gst_bin_get_by_name (GST_BIN (self->senders[kind]), "valve");

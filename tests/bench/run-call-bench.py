@@ -129,11 +129,11 @@ class Setup:
             self.server_proc.wait(timeout=10)
 
 
-def time_to_media(setup, calls, label):
+def time_to_media(setup, calls, label, extra=()):
     figures = {"caller_audio": [], "caller_video": [], "callee_audio": [], "callee_video": [],
                "invite_to_ringing": []}
     for i in range(calls):
-        caller, callee = setup.call([], [], ring_s=3, duration=2)
+        caller, callee = setup.call(list(extra), list(extra), ring_s=3, duration=2)
         dialing = caller.wait_for("dialing", 30)
         ringing = caller.wait_for("ringing", 30)
         if dialing and ringing:
@@ -180,15 +180,19 @@ def main():
     ap.add_argument("--cpu-seconds", type=int, default=30)
     ap.add_argument("--skip-netns", action="store_true")
     ap.add_argument("--skip-cpu", action="store_true")
+    ap.add_argument("--skip-loopback", action="store_true")
+    ap.add_argument("--latency", type=int, help="jitterbuffer latency in ms for both peers")
     args = ap.parse_args()
     build = os.path.abspath(args.build_dir)
     results = {}
 
+    extra = ["--latency", str(args.latency)] if args.latency else []
     work = tempfile.mkdtemp(prefix="earshot-call-bench-")
     setup = Setup(build, work)
     try:
-        print("pickup -> first media, loopback:", flush=True)
-        results["loopback"] = report("loopback", time_to_media(setup, args.calls, "loopback"))
+        if not args.skip_loopback:
+            print("pickup -> first media, loopback:", flush=True)
+            results["loopback"] = report("loopback", time_to_media(setup, args.calls, "loopback", extra))
         if not args.skip_cpu:
             for codec in ("VP8", "H264"):
                 r = cpu_per_minute(setup, codec, args.cpu_seconds)
@@ -210,7 +214,7 @@ def main():
             setup = Setup(build, work, netns="bench")
             try:
                 print("pickup -> first media, 100 ms RTT link:", flush=True)
-                results["rtt100"] = report("rtt100", time_to_media(setup, args.calls, "rtt100"))
+                results["rtt100"] = report("rtt100", time_to_media(setup, args.calls, "rtt100", extra))
             finally:
                 setup.stop()
                 subprocess.run(["bash", NETNS, "down", "bench"], capture_output=True)

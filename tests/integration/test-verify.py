@@ -319,9 +319,12 @@ def mitm_cases(only):
                        if p.all("ended") and p.all("ended")[0]["reason"] == "failed"
                        and reason_words in p.all("ended")[0].get("message", "")]
             assert stopped, ended
-            # Stopped before any emoji: neither side got to compare.
+            # Stopped before any emoji: neither side got to compare, and nothing it recorded
+            # reached the middleman (media waits for the checks, not only for pickup).
             for p in stopped:
                 assert not p.all("sas"), (p.name, p.all("sas"))
+                ended_p = p.all("ended")[0]
+                assert ended_p["audio_packets_sent"] == 0 and ended_p["video_packets_sent"] == 0, ended_p
             if mode == "--swap-fingerprint":
                 assert m.all("relayed"), "the middleman relayed nothing"
         return run
