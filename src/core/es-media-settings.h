@@ -13,8 +13,8 @@ G_BEGIN_DECLS
 #define ES_MEDIA_SETTINGS_DEFAULT_VIDEO_START_KBPS  800
 #define ES_MEDIA_SETTINGS_DEFAULT_VIDEO_MAX_KBPS   2500
 #define ES_MEDIA_SETTINGS_DEFAULT_AUDIO_KBPS         32
-/* See es_media_settings_new() for why 60 and not webrtcbin's 200. */
-#define ES_MEDIA_SETTINGS_DEFAULT_LATENCY_MS         60
+/* See es_media_settings_new() for why 40 and not webrtcbin's 200. */
+#define ES_MEDIA_SETTINGS_DEFAULT_LATENCY_MS         40
 
 #define ES_TYPE_MEDIA_SETTINGS (es_media_settings_get_type ())
 
