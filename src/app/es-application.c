@@ -638,8 +638,19 @@ change_toggle_state (GSimpleAction *action,
                      GVariant      *value,
                      gpointer       data)
 {
-  /* FIXME: EsCall has no mute or camera switch yet; the state is the UI's. */
+  EsApplication *self = data;
+  const char *name = g_action_get_name (G_ACTION (action));
+  gboolean on = g_variant_get_boolean (value);
+
   g_simple_action_set_state (action, value);
+
+  /* The call stops sending behind its gate and tells the peer. */
+  if (self->call == NULL)
+    return;
+  if (g_str_equal (name, "mute"))
+    es_call_set_muted (self->call, on);
+  else if (g_str_equal (name, "camera-off"))
+    es_call_set_camera_enabled (self->call, !on);
 }
 
 static void

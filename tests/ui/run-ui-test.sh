@@ -263,6 +263,14 @@ case $test_name in
     [ -n "$(python3 "$check" trusted "$EARSHOT_PROFILE/trust.db" bob)" ] || fail "bob is not verified in the trust store"
     screenshot_video in-call-verified
 
+    # Mute reaches the call itself: the bot hears that our microphone stopped.
+    action mute
+    deadline=$((SECONDS + 20))
+    until grep -F '"event":"peer_media"' "$work/bot.log" | grep -qF '"audio":false'; do
+      [ "$SECONDS" -lt "$deadline" ] || fail "the bot was never told that the app muted"
+      sleep 0.2
+    done
+
     action hang-up
     wait_page main
     wait_bot_event "$work/bot.log" ended reason remote_hangup
