@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 
@@ -383,3 +384,30 @@ class Peer:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class Cases:
+    """Runs named cases, goes on after a failure, and prints the TAP report at the end."""
+
+    def __init__(self):
+        self.results = []
+
+    def check(self, name, fn):
+        t0 = time.time()
+        try:
+            fn()
+            self.results.append((True, name, ""))
+            log(f"{name}: ok in {time.time() - t0:.1f} s")
+        except Exception as e:  # noqa: BLE001 - report every failure, go on with the next case
+            self.results.append((False, name, f"{e!r}\n{traceback.format_exc()}"))
+            log(f"{name}: FAILED in {time.time() - t0:.1f} s")
+
+    def report(self):
+        """Prints TAP and returns the exit status: 0 only when cases ran and all passed."""
+        print(f"1..{len(self.results)}")
+        for i, (ok, name, detail) in enumerate(self.results, 1):
+            print(("ok" if ok else "not ok") + f" {i} {name}")
+            if not ok:
+                for line in detail.splitlines():
+                    print("# " + line)
+        return 0 if self.results and all(ok for ok, _, _ in self.results) else 1

@@ -6,10 +6,9 @@ import os
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
-from earshot_testlib import Server, WebSocket, frame, http_json, log, login, register, tempdir
+from earshot_testlib import Cases, Server, WebSocket, frame, http_json, log, login, register, tempdir
 
 
 class Device:
@@ -46,15 +45,8 @@ class Device:
         return msg
 
 
-results = []
-
-
-def check(name, fn):
-    try:
-        fn()
-        results.append((True, name, ""))
-    except Exception as e:  # noqa: BLE001 - a test reports every failure and goes on
-        results.append((False, name, f"{e!r}\n{traceback.format_exc()}"))
+suite = Cases()
+check = suite.check
 
 
 def main():
@@ -218,13 +210,7 @@ def main():
     check("server alive and healthy", server_alive)
     server.stop()
 
-    print(f"1..{len(results)}")
-    for i, (ok, name, detail) in enumerate(results, 1):
-        print(("ok" if ok else "not ok") + f" {i} {name}")
-        if not ok:
-            for line in detail.splitlines():
-                print("# " + line)
-    return 0 if all(ok for ok, _, _ in results) else 1
+    return suite.report()
 
 
 def _post_raw(url, body):

@@ -9,24 +9,13 @@ bitrate cap. Every assertion is on events the peers print from decoded media and
 import os
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
-from earshot_testlib import Peer, Server, cli, json_lines, log, tempdir
+from earshot_testlib import Cases, Peer, Server, cli, json_lines, log, tempdir
 
 RING_TIMEOUT = 8
-results = []
-
-
-def check(name, fn):
-    t0 = time.time()
-    try:
-        fn()
-        results.append((True, name, ""))
-        log(f"{name}: ok in {time.time() - t0:.1f} s")
-    except Exception as e:  # noqa: BLE001 - report every failure, go on with the next case
-        results.append((False, name, f"{e!r}\n{traceback.format_exc()}"))
-        log(f"{name}: FAILED in {time.time() - t0:.1f} s")
+suite = Cases()
+check = suite.check
 
 
 class World:
@@ -295,13 +284,7 @@ def main():
         w.settle()
 
     w.server.stop()
-    print(f"1..{len(results)}")
-    for i, (ok, name, detail) in enumerate(results, 1):
-        print(("ok" if ok else "not ok") + f" {i} {name}")
-        if not ok:
-            for line in detail.splitlines():
-                print("# " + line)
-    return 0 if results and all(ok for ok, _, _ in results) else 1
+    return suite.report()
 
 
 if __name__ == "__main__":
