@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "es-client-store.h"
+#include "es-sqlite.h"
 
 #define SCHEMA_VERSION 1
 
@@ -331,76 +332,10 @@ static gboolean
 open_database (EsClientStore  *self,
                GError        **error)
 {
-  int fd;
-  int user_version = 0;
-  sqlite3_stmt *stmt = NULL;
-
-  if (g_mkdir_with_parents (self->profile_dir, 0700) != 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "Cannot create profile directory %s: %s",
-                   self->profile_dir, g_strerror (errsv));
-      return FALSE;
-    }
-  if (g_chmod (self->profile_dir, 0700) != 0)
-    g_debug ("Cannot chmod %s: %s", self->profile_dir, g_strerror (errno));
-
-  /* Create the file ourselves so that it never exists with looser permissions; SQLite gives
-   * the -wal and -shm files the same mode. */
-  fd = g_open (self->db_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "Cannot open %s: %s", self->db_path, g_strerror (errsv));
-      return FALSE;
-    }
-  if (fchmod (fd, 0600) != 0)
-    g_debug ("Cannot chmod %s: %s", self->db_path, g_strerror (errno));
-  close (fd);
-
-  if (sqlite3_open_v2 (self->db_path, &self->db,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                       NULL) != SQLITE_OK)
-    {
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "Cannot open %s: %s", self->db_path,
-                   self->db ? sqlite3_errmsg (self->db) : "out of memory");
-      return FALSE;
-    }
-
-  /* Another process (say, `earshot-cli log` while a peer runs) may hold the write lock. */
-  sqlite3_busy_timeout (self->db, 10000);
-
-  if (!exec_sql (self, "PRAGMA journal_mode=WAL", error) ||
-      !exec_sql (self, "PRAGMA synchronous=FULL", error))
+  self->db = es_sqlite_open_private (self->profile_dir, self->db_path, schema_sql,
+                                     SCHEMA_VERSION, error);
+  if (self->db == NULL)
     return FALSE;
-
-  if (sqlite3_prepare_v2 (self->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
-      sqlite3_step (stmt) == SQLITE_ROW)
-    user_version = sqlite3_column_int (stmt, 0);
-  sqlite3_finalize (stmt);
-
-  if (user_version > SCHEMA_VERSION)
-    {
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "%s was written by a newer Earshot (schema %d, we know %d)",
-                   self->db_path, user_version, SCHEMA_VERSION);
-      return FALSE;
-    }
-
-  if (!exec_sql (self, "BEGIN IMMEDIATE", error))
-    return FALSE;
-  if (!exec_sql (self, schema_sql, error) ||
-      !exec_sql (self, "PRAGMA user_version = " G_STRINGIFY (SCHEMA_VERSION), error) ||
-      !exec_sql (self, "COMMIT", error))
-    {
-      exec_sql (self, "ROLLBACK", NULL);
-      return FALSE;
-    }
 
   return load_state (self, error);
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "es-trust-store.h"
+#include "es-sqlite.h"
 
 #define SCHEMA_VERSION 1
 
@@ -123,95 +124,13 @@ set_sqlite_error (EsTrustStore  *self,
 }
 
 static gboolean
-exec_sql (EsTrustStore  *self,
-          const char    *sql,
-          GError       **error)
-{
-  char *errmsg = NULL;
-
-  if (sqlite3_exec (self->db, sql, NULL, NULL, &errmsg) != SQLITE_OK)
-    {
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_FAILED,
-                   "Cannot run “%s” in %s: %s", sql, self->path,
-                   errmsg ? errmsg : sqlite3_errmsg (self->db));
-      sqlite3_free (errmsg);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-static gboolean
 open_database (EsTrustStore  *self,
                const char    *profile_dir,
                GError       **error)
 {
-  sqlite3_stmt *stmt = NULL;
-  int user_version = 0;
-  int fd;
-
-  if (g_mkdir_with_parents (profile_dir, 0700) != 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "Cannot create profile directory %s: %s", profile_dir, g_strerror (errsv));
-      return FALSE;
-    }
-
-  /* Create the file ourselves so that it never exists with looser permissions; SQLite
-   * gives the -wal and -shm files the same mode. An older file is tightened. */
-  fd = g_open (self->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "Cannot open %s: %s", self->path, g_strerror (errsv));
-      return FALSE;
-    }
-  if (fchmod (fd, 0600) != 0)
-    g_debug ("Cannot chmod %s: %s", self->path, g_strerror (errno));
-  close (fd);
-
-  if (sqlite3_open_v2 (self->path, &self->db,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-    {
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "Cannot open %s: %s", self->path,
-                   self->db ? sqlite3_errmsg (self->db) : "out of memory");
-      return FALSE;
-    }
-
-  /* The app and `earshot-cli trust` may share a profile. */
-  sqlite3_busy_timeout (self->db, 10000);
-
-  if (!exec_sql (self, "PRAGMA journal_mode=WAL", error) ||
-      !exec_sql (self, "PRAGMA synchronous=FULL", error))
+  self->db = es_sqlite_open_private (profile_dir, self->path, schema_sql, SCHEMA_VERSION, error);
+  if (self->db == NULL)
     return FALSE;
-
-  if (sqlite3_prepare_v2 (self->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
-      sqlite3_step (stmt) == SQLITE_ROW)
-    user_version = sqlite3_column_int (stmt, 0);
-  sqlite3_finalize (stmt);
-
-  if (user_version > SCHEMA_VERSION)
-    {
-      g_set_error (error, ES_STORE_ERROR, ES_STORE_ERROR_OPEN,
-                   "%s was written by a newer Earshot (schema %d, we know %d)",
-                   self->path, user_version, SCHEMA_VERSION);
-      return FALSE;
-    }
-
-  if (!exec_sql (self, "BEGIN IMMEDIATE", error))
-    return FALSE;
-  if (!exec_sql (self, schema_sql, error) ||
-      !exec_sql (self, "PRAGMA user_version = " G_STRINGIFY (SCHEMA_VERSION), error) ||
-      !exec_sql (self, "COMMIT", error))
-    {
-      exec_sql (self, "ROLLBACK", NULL);
-      return FALSE;
-    }
 
   return TRUE;
 }
