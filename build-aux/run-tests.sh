@@ -46,7 +46,7 @@ if ! $quick; then
   # two cores they slow past their own call durations. The signaling stack and the media branch
   # itself are checked here; the call flows run in the plain build above.
   run_suites build-asan unit --suite unit || failed=1
-  run_suites build-asan integration torture bad-input branch-loopback || failed=1
+  run_suites build-asan integration torture bad-input shutdown branch-loopback || failed=1
 
   CC=clang setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false -Dapp=false
   unset ASAN_OPTIONS

@@ -8,6 +8,9 @@
 
 #include "config.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <libsoup/soup.h>
 
 #include "es-backoff.h"
@@ -778,6 +781,8 @@ connect_now (EsSignalingClient *self)
   soup_message_headers_replace (soup_message_get_request_headers (message),
                                 "Authorization", authorization);
 
+  es_signaling_message_set_no_delay (message);
+
   set_state (self, ES_SIGNALING_STATE_CONNECTING);
   g_debug ("Connecting to %s", ws_url);
 
@@ -788,6 +793,37 @@ connect_now (EsSignalingClient *self)
   soup_session_websocket_connect_async (self->session, message, NULL, NULL,
                                         G_PRIORITY_DEFAULT, self->connect_cancellable,
                                         connect_cb, g_object_ref (self));
+}
+
+static void
+no_delay_network_event_cb (SoupMessage        *message,
+                           GSocketClientEvent  event,
+                           GIOStream          *connection,
+                           gpointer            user_data)
+{
+  GSocket *socket;
+
+  if (event != G_SOCKET_CLIENT_CONNECTED || !G_IS_SOCKET_CONNECTION (connection))
+    return;
+
+  socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection));
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+/**
+ * es_signaling_message_set_no_delay:
+ * @message: a WebSocket handshake request, before it is sent
+ *
+ * Turns Nagle's algorithm off on the connection @message opens. Frames are small and often
+ * come in bursts (an offer, then its ICE candidates); with Nagle a frame written while the
+ * previous one is unacknowledged waits for the server's TCP ACK, which the server may delay.
+ */
+void
+es_signaling_message_set_no_delay (SoupMessage *message)
+{
+  g_return_if_fail (SOUP_IS_MESSAGE (message));
+
+  g_signal_connect (message, "network-event", G_CALLBACK (no_delay_network_event_cb), NULL);
 }
 
 static void

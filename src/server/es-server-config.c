@@ -27,6 +27,7 @@ es_server_config_new (void)
   config->turn_ttl = ES_SERVER_DEFAULT_TURN_TTL;
   config->idle_timeout = ES_SERVER_DEFAULT_IDLE_TIMEOUT;
   config->ring_timeout = ES_SERVER_DEFAULT_RING_TIMEOUT;
+  config->io_threads = ES_SERVER_DEFAULT_IO_THREADS;
 
   return config;
 }
@@ -119,6 +120,20 @@ check_positive (const char  *what,
   return TRUE;
 }
 
+static gboolean
+check_io_threads (gint64   value,
+                  GError **error)
+{
+  if (value < 1 || value > ES_SERVER_MAX_IO_THREADS)
+    {
+      g_set_error (error, ES_SERVER_CONFIG_ERROR, ES_SERVER_CONFIG_ERROR_INVALID,
+                   "Invalid io-threads %" G_GINT64_FORMAT ": expected 1 to %d", value,
+                   ES_SERVER_MAX_IO_THREADS);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 replace_string (char       **field,
                 const char  *value)
@@ -191,7 +206,14 @@ es_server_config_load_file (EsServerConfig  *config,
   GET_NUMBER ("turn-ttl", turn_ttl, FALSE);
   GET_NUMBER ("idle-timeout", idle_timeout, TRUE);
   GET_NUMBER ("ring-timeout", ring_timeout, FALSE);
+  GET_NUMBER ("io-threads", io_threads, FALSE);
 #undef GET_NUMBER
+
+  if (!check_io_threads (config->io_threads, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
 
   if (g_key_file_has_key (file, GROUP, "turn-uris", NULL))
     {
@@ -201,6 +223,9 @@ es_server_config_load_file (EsServerConfig  *config,
 
   return TRUE;
 }
+
+/* A numeric flag's value when it was not given: -1 must reach the checks, and be refused. */
+#define NOT_GIVEN G_MININT64
 
 /* Reads the flags; --config is loaded first, so any flag given overrides the file. */
 gboolean
@@ -215,10 +240,11 @@ es_server_config_parse_args (EsServerConfig   *config,
   g_autofree char *tls_certificate = NULL;
   g_autofree char *tls_key = NULL;
   g_autofree char *password_hash = NULL;
-  gint64 rate_limit = -1;
-  gint64 rate_burst = -1;
-  gint64 idle_timeout = -1;
-  gint64 ring_timeout = -1;
+  gint64 rate_limit = NOT_GIVEN;
+  gint64 rate_burst = NOT_GIVEN;
+  gint64 idle_timeout = NOT_GIVEN;
+  gint64 ring_timeout = NOT_GIVEN;
+  gint64 io_threads = NOT_GIVEN;
   g_autoptr(GOptionContext) context = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file (GKeyFile, group [server])", "FILE" },
@@ -231,6 +257,7 @@ es_server_config_parse_args (EsServerConfig   *config,
     { "rate-burst", 0, 0, G_OPTION_ARG_INT64, &rate_burst, "Burst of frames per connection (default 1000)", "N" },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT64, &idle_timeout, "Close a WebSocket silent for this many seconds; 0 never (default 300)", "SECONDS" },
     { "ring-timeout", 0, 0, G_OPTION_ARG_INT64, &ring_timeout, "Seconds a call rings before it is missed (default 60)", "SECONDS" },
+    { "io-threads", 0, 0, G_OPTION_ARG_INT64, &io_threads, "Threads that serve the WebSocket connections (default 8)", "N" },
     { NULL }
   };
 
@@ -251,29 +278,35 @@ es_server_config_parse_args (EsServerConfig   *config,
   replace_string (&config->tls_key, tls_key);
   if (password_hash != NULL && !set_password_hash (config, password_hash, error))
     return FALSE;
-  if (rate_limit != -1)
+  if (rate_limit != NOT_GIVEN)
     {
       if (!check_positive ("rate-limit", rate_limit, error))
         return FALSE;
       config->rate_limit = (guint) rate_limit;
     }
-  if (rate_burst != -1)
+  if (rate_burst != NOT_GIVEN)
     {
       if (!check_positive ("rate-burst", rate_burst, error))
         return FALSE;
       config->rate_burst = (guint) rate_burst;
     }
-  if (idle_timeout != -1)
+  if (idle_timeout != NOT_GIVEN)
     {
       if (idle_timeout != 0 && !check_positive ("idle-timeout", idle_timeout, error))
         return FALSE;
       config->idle_timeout = (guint) idle_timeout;
     }
-  if (ring_timeout != -1)
+  if (ring_timeout != NOT_GIVEN)
     {
       if (!check_positive ("ring-timeout", ring_timeout, error))
         return FALSE;
       config->ring_timeout = (guint) ring_timeout;
+    }
+  if (io_threads != NOT_GIVEN)
+    {
+      if (!check_io_threads (io_threads, error))
+        return FALSE;
+      config->io_threads = (guint) io_threads;
     }
 
   if ((config->tls_certificate == NULL) != (config->tls_key == NULL))

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "es-rate-limit.h"
+#include "es-server-io.h"
 #include "es-server.h"
 #include "es-server-session.h"
 
@@ -38,7 +39,7 @@ struct _EsServerSession
   GObject parent_instance;
 
   /* Owned */
-  SoupWebsocketConnection *conn;
+  EsServerLink *link;
 
   /* Borrowed */
   EsServer       *server;
@@ -49,9 +50,6 @@ struct _EsServerSession
   gint64      last_ack_sent; /* "ack" of the last frame sent */
   gint64      peer_ack;      /* highest server seq the device acknowledged */
   gint64      last_activity; /* monotonic seconds */
-  gulong      message_id;
-  gulong      closed_id;
-  gulong      error_id;
 
   guint welcomed : 1;
   guint closing : 1;  /* we or the peer started closing: ignore further frames */
@@ -59,9 +57,9 @@ struct _EsServerSession
   guint needs_ack : 1;
 };
 
-EsServerSession *es_server_session_new (EsServer                *server,
-                                        SoupWebsocketConnection *conn,
-                                        EsServerDevice          *device);
+EsServerSession *es_server_session_new (EsServer       *server,
+                                        EsServerLink   *link,
+                                        EsServerDevice *device);
 
 /* Implemented in es-server.c. */
 void             es_server_session_message (EsServer        *self,

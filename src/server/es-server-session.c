@@ -42,38 +42,26 @@ es_server_device_free (EsServerDevice *device)
 }
 
 static void
-message_cb (SoupWebsocketConnection *conn,
-            SoupWebsocketDataType    type,
-            GBytes                  *message,
-            EsServerSession         *self)
+message_cb (EsServerLink *link,
+            GBytes       *message,
+            gboolean      is_text,
+            gpointer      user_data)
 {
+  EsServerSession *self = user_data;
   g_autoptr(EsServerSession) hold = g_object_ref (self);
 
   if (self->closing)
     return;
 
-  es_server_session_message (self->server, self, message, type == SOUP_WEBSOCKET_DATA_TEXT);
-}
-
-/* libsoup 3.2 drops the socket without a close frame when a frame is over the maximum size;
- * the protocol promises 1009. The error comes before the stream closes, so say it here. */
-static void
-error_cb (SoupWebsocketConnection *conn,
-          GError                  *error,
-          EsServerSession         *self)
-{
-  if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG) &&
-      soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_OPEN)
-    {
-      self->closing = TRUE;
-      soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "frame over 64 KiB");
-    }
+  es_server_session_message (self->server, self, message, is_text);
 }
 
 static void
-closed_cb (SoupWebsocketConnection *conn,
-           EsServerSession         *self)
+closed_cb (EsServerLink *link,
+           gushort       code,
+           gpointer      user_data)
 {
+  EsServerSession *self = user_data;
   g_autoptr(EsServerSession) hold = g_object_ref (self);
 
   self->closing = TRUE;
@@ -85,15 +73,12 @@ es_server_session_dispose (GObject *object)
 {
   EsServerSession *self = (EsServerSession *) object;
 
-  if (self->conn != NULL)
+  if (self->link != NULL)
     {
-      g_clear_signal_handler (&self->message_id, self->conn);
-      g_clear_signal_handler (&self->closed_id, self->conn);
-      g_clear_signal_handler (&self->error_id, self->conn);
-      if (soup_websocket_connection_get_state (self->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close (self->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+      es_server_link_set_handlers (self->link, NULL, NULL, NULL);
+      es_server_link_close (self->link, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
     }
-  g_clear_object (&self->conn);
+  g_clear_pointer (&self->link, es_server_link_unref);
 
   G_OBJECT_CLASS (es_server_session_parent_class)->dispose (object);
 }
@@ -112,24 +97,22 @@ es_server_session_init (EsServerSession *self)
 }
 
 EsServerSession *
-es_server_session_new (EsServer                *server,
-                       SoupWebsocketConnection *conn,
-                       EsServerDevice          *device)
+es_server_session_new (EsServer       *server,
+                       EsServerLink   *link,
+                       EsServerDevice *device)
 {
   EsServerSession *self;
 
   g_return_val_if_fail (ES_IS_SERVER (server), NULL);
-  g_return_val_if_fail (SOUP_IS_WEBSOCKET_CONNECTION (conn), NULL);
+  g_return_val_if_fail (link != NULL, NULL);
   g_return_val_if_fail (device != NULL, NULL);
 
   self = g_object_new (ES_TYPE_SERVER_SESSION, NULL);
   self->server = server;
-  self->conn = g_object_ref (conn);
+  self->link = es_server_link_ref (link);
   self->device = device;
   self->last_activity = g_get_monotonic_time () / G_USEC_PER_SEC;
-  self->message_id = g_signal_connect (conn, "message", G_CALLBACK (message_cb), self);
-  self->closed_id = g_signal_connect (conn, "closed", G_CALLBACK (closed_cb), self);
-  self->error_id = g_signal_connect (conn, "error", G_CALLBACK (error_cb), self);
+  es_server_link_set_handlers (link, message_cb, closed_cb, self);
 
   return self;
 }
@@ -139,8 +122,7 @@ es_server_session_is_open (EsServerSession *self)
 {
   g_return_val_if_fail (ES_IS_SERVER_SESSION (self), FALSE);
 
-  return !self->closing &&
-         soup_websocket_connection_get_state (self->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+  return !self->closing && es_server_link_is_open (self->link);
 }
 
 /* Sends @frame, stamping it with the device's persisted ack; never anything uncommitted. */
@@ -166,7 +148,7 @@ es_server_session_send (EsServerSession *self,
   if (text == NULL)
     return;
 
-  soup_websocket_connection_send_text (self->conn, text);
+  es_server_link_send_text (self->link, g_steal_pointer (&text));
   self->last_ack_sent = frame->ack;
   if (frame->seq > self->last_sent_seq)
     self->last_sent_seq = frame->seq;
@@ -210,7 +192,7 @@ es_server_session_send_queued (EsServerSession *self,
   memcpy (stamped + prefix_len + ack_len, end, suffix_len);
   stamped[prefix_len + ack_len + suffix_len] = '\0';
 
-  soup_websocket_connection_send_text (self->conn, stamped);
+  es_server_link_send_text (self->link, g_steal_pointer (&stamped));
   self->last_ack_sent = self->device->persisted_recv_seq;
   if (seq > self->last_sent_seq)
     self->last_sent_seq = seq;
@@ -258,6 +240,5 @@ es_server_session_close (EsServerSession *self,
     return;
 
   self->closing = TRUE;
-  if (soup_websocket_connection_get_state (self->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (self->conn, code, reason);
+  es_server_link_close (self->link, code, reason);
 }

@@ -56,6 +56,7 @@ struct _EsServer
   EsServerStore *store;
   EsServerCalls *calls;
   SoupServer *soup;
+  EsServerIo *io;
   GHashTable *devices;   /* id → EsServerDevice */
   GPtrArray *graveyard;  /* devices dropped from the cache, kept for borrowed pointers */
   GHashTable *sessions;  /* set of EsServerSession, owned */
@@ -1196,7 +1197,7 @@ es_server_session_closed (EsServer        *self,
     {
       self->metrics.connected_devices = g_hash_table_size (self->sessions);
       es_log (G_LOG_LEVEL_INFO, "session-ended", "Device %s disconnected (close code %u)",
-              device->id, soup_websocket_connection_get_close_code (session->conn));
+              device->id, es_server_link_get_close_code (session->link));
     }
 }
 
@@ -1706,14 +1707,49 @@ turn_cb (SoupServer        *server,
   reply_json (msg, SOUP_STATUS_OK, builder);
 }
 
-/* The plain handler of /v1/ws runs before libsoup's WebSocket handshake: a status set here
- * refuses the upgrade, so a wrong token gets a 401 and never a WebSocket. */
+/* Runs once the 101 response is out: the connection leaves libsoup's HTTP server for an I/O
+ * thread (es-server-io.c) and becomes the device's session. */
 static void
-ws_auth_cb (SoupServer        *server,
-            SoupServerMessage *msg,
-            const char        *path,
-            GHashTable        *query,
-            gpointer           user_data)
+ws_upgraded_cb (SoupServerMessage *msg,
+                EsServer          *self)
+{
+  EsServerDevice *device = g_object_get_data (G_OBJECT (msg), "es-device");
+  g_autoptr(GUri) uri = g_uri_ref (soup_server_message_get_uri (msg));
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(EsServerLink) link = NULL;
+  g_autoptr(SoupServerMessage) hold = g_object_ref (msg);
+  EsServerSession *session;
+
+  stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL || device == NULL)
+    return;
+
+  link = es_server_io_adopt (self->io, stream, uri);
+  session = es_server_session_new (self, link, device);
+  es_rate_limit_init (&session->rate, self->config->rate_burst, g_get_monotonic_time ());
+
+  if (device->session != NULL)
+    {
+      es_log (G_LOG_LEVEL_INFO, "session-replaced", "Device %s connected again; closing the old connection",
+              device->id);
+      es_server_session_close (device->session, CLOSE_REPLACED, "replaced by a new connection");
+    }
+  device->session = session;
+  g_hash_table_add (self->sessions, session);
+  self->metrics.connections_total++;
+  self->metrics.connected_devices = g_hash_table_size (self->sessions);
+
+  es_log (G_LOG_LEVEL_INFO, "session-started", "Device %s of %s connected", device->id, device->user);
+}
+
+/* A wrong token gets a 401 and never a WebSocket. The handshake is ours rather than libsoup's
+ * WebSocket handler's, so that the connection can be served on an I/O thread afterwards. */
+static void
+ws_cb (SoupServer        *server,
+       SoupServerMessage *msg,
+       const char        *path,
+       GHashTable        *query,
+       gpointer           user_data)
 {
   EsServer *self = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
@@ -1738,6 +1774,12 @@ ws_auth_cb (SoupServer        *server,
       return;
     }
 
+  /* No extensions: permessage-deflate keeps a zlib state per socket (hundreds of KiB), far over
+   * the memory we can spend on thousands of mostly idle devices, for frames that are small. On
+   * failure this sets the error status itself. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    return;
+
   /* Frames are small and latency matters more than packet count: without this, Nagle's
    * algorithm holds small writes back until the peer's delayed ACK (tens of ms). */
   socket = soup_server_message_get_socket (msg);
@@ -1745,44 +1787,7 @@ ws_auth_cb (SoupServer        *server,
     g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
   g_object_set_data (G_OBJECT (msg), "es-device", device);
-}
-
-static void
-ws_cb (SoupServer              *server,
-       SoupServerMessage       *msg,
-       const char              *path,
-       SoupWebsocketConnection *conn,
-       gpointer                 user_data)
-{
-  EsServer *self = user_data;
-  EsServerDevice *device = g_object_get_data (G_OBJECT (msg), "es-device");
-  EsServerSession *session;
-
-  if (device == NULL)
-    {
-      soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
-      return;
-    }
-
-  soup_websocket_connection_set_max_incoming_payload_size (conn, ES_PROTOCOL_MAX_FRAME_SIZE);
-  /* The protocol has its own heartbeat (ping/pong frames). */
-  soup_websocket_connection_set_keepalive_interval (conn, 0);
-
-  session = es_server_session_new (self, conn, device);
-  es_rate_limit_init (&session->rate, self->config->rate_burst, g_get_monotonic_time ());
-
-  if (device->session != NULL)
-    {
-      es_log (G_LOG_LEVEL_INFO, "session-replaced", "Device %s connected again; closing the old connection",
-              device->id);
-      es_server_session_close (device->session, CLOSE_REPLACED, "replaced by a new connection");
-    }
-  device->session = session;
-  g_hash_table_add (self->sessions, session);
-  self->metrics.connections_total++;
-  self->metrics.connected_devices = g_hash_table_size (self->sessions);
-
-  es_log (G_LOG_LEVEL_INFO, "session-started", "Device %s of %s connected", device->id, device->user);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (ws_upgraded_cb), self, 0);
 }
 
 static gboolean
@@ -1844,6 +1849,10 @@ es_server_dispose (GObject *object)
   g_clear_pointer (&self->batch_sessions, g_ptr_array_unref);
   g_clear_pointer (&self->batch_http, g_ptr_array_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
+  /* After the sessions: their last words (1001) go out before the threads stop. */
+  if (self->io != NULL)
+    es_server_io_stop (self->io);
+  g_clear_pointer (&self->io, es_server_io_unref);
   g_clear_object (&self->calls);
   g_clear_object (&self->store);
 
@@ -1944,12 +1953,12 @@ es_server_new (EsServerConfig  *config,
     return NULL;
   self->metrics.messages_queued = queued;
 
+  self->io = es_server_io_new (config->io_threads, ES_PROTOCOL_MAX_FRAME_SIZE, error);
+  if (self->io == NULL)
+    return NULL;
   self->soup = soup_server_new ("server-header", "earshot-server/" PACKAGE_VERSION,
                                 "tls-certificate", certificate,
                                 NULL);
-  /* permessage-deflate keeps a zlib state per socket (hundreds of KiB): far over the memory we
-   * can spend on thousands of mostly idle devices, for frames that are small anyway. */
-  soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
 
   soup_server_add_early_handler (self->soup, "/v1", early_cb, self, NULL);
   soup_server_add_handler (self->soup, "/healthz", healthz_cb, self, NULL);
@@ -1957,8 +1966,7 @@ es_server_new (EsServerConfig  *config,
   soup_server_add_handler (self->soup, "/v1/register", account_cb, self, NULL);
   soup_server_add_handler (self->soup, "/v1/login", account_cb, self, NULL);
   soup_server_add_handler (self->soup, "/v1/turn", turn_cb, self, NULL);
-  soup_server_add_handler (self->soup, "/v1/ws", ws_auth_cb, self, NULL);
-  soup_server_add_websocket_handler (self->soup, "/v1/ws", NULL, NULL, ws_cb, self, NULL);
+  soup_server_add_handler (self->soup, "/v1/ws", ws_cb, self, NULL);
 
   if (config->idle_timeout > 0)
     self->idle_source_id = g_timeout_add_seconds (MIN (IDLE_CHECK_SECONDS, config->idle_timeout),

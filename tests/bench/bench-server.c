@@ -26,6 +26,7 @@
 #include <libsoup/soup.h>
 
 #include "es-protocol.h"
+#include "es-signaling-client.h"
 
 /* Targets the server is measured against. */
 #define TARGET_RATE         5000.0 /* durable messages relayed per second */
@@ -923,6 +924,8 @@ connect_device (BenchDevice *device)
   authorization = g_strconcat ("Bearer ", device->token, NULL);
   soup_message_headers_replace (soup_message_get_request_headers (message),
                                 "Authorization", authorization);
+  /* As the app's signaling client does. */
+  es_signaling_message_set_no_delay (message);
 
   device->connect_attempts++;
   bench->connects_in_flight++;
