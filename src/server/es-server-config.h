@@ -28,7 +28,6 @@ typedef enum
 #define ES_SERVER_DEFAULT_IDLE_TIMEOUT 300
 #define ES_SERVER_DEFAULT_TURN_TTL     86400
 #define ES_SERVER_DEFAULT_RING_TIMEOUT 60
-#define ES_SERVER_DEFAULT_IO_THREADS   8
 #define ES_SERVER_MAX_IO_THREADS       256
 
 typedef struct
@@ -46,7 +45,8 @@ typedef struct
   guint                   turn_ttl;     /* seconds */
   guint                   idle_timeout; /* seconds without a frame before a socket is closed; 0: never */
   guint                   ring_timeout; /* seconds a call rings before it is missed */
-  guint                   io_threads;   /* threads that serve the WebSocket connections */
+  guint                   io_threads;   /* threads that serve the WebSocket connections; by
+                                         * default one per core, up to 16 */
 } EsServerConfig;
 
 GQuark          es_server_config_error_quark (void);

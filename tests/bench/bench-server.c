@@ -26,7 +26,7 @@
 #include <libsoup/soup.h>
 
 #include "es-protocol.h"
-#include "es-signaling-client.h"
+#include "bench-ws.h"
 
 /* Targets the server is measured against. */
 #define TARGET_RATE         5000.0 /* durable messages relayed per second */
@@ -37,9 +37,6 @@
 #define DRAIN_TIMEOUT_US    (5 * G_USEC_PER_SEC)
 #define CONNECT_RETRIES     3
 #define RAMP_FACTOR         1.5
-/* How often the quiet context runs: often while its devices connect, rarely once they idle. */
-#define QUIET_CONNECT_MS    5
-#define QUIET_IDLE_MS       250
 /* The server's default --rate-limit, frames per second per connection. */
 #define SERVER_DEFAULT_RATE_LIMIT 500
 
@@ -58,7 +55,7 @@ typedef struct
   guint                    index;
   char                    *device_id;
   char                    *token;
-  SoupWebsocketConnection *ws;
+  BenchWs                 *ws;
 
   /* Client→server direction. */
   gint64                   next_seq;
@@ -71,7 +68,6 @@ typedef struct
   gint64                   last_sent_ack;
 
   guint                    connect_attempts;
-  guint                    quiet : 1;     /* neither sends nor receives data */
   guint                    welcomed : 1;
   guint                    ack_queued : 1;
 } BenchDevice;
@@ -121,13 +117,12 @@ struct _Bench
   int          server_pid;
   gboolean     ramp;
   double       max_rate;
-  gboolean     no_deflate;
 
   /* Owned */
   GMainLoop   *loop;
   SoupSession *session;
-  GMainContext *quiet_context;
-  SoupSession *quiet_session;
+  BenchWsPool *ws_pool;
+  GPtrArray   *failed_ws;   /* BenchWs whose handshake failed, freed at the end */
   SoupSession *metrics_session;
   BenchDevice *devices;
   GPtrArray   *passes;      /* BenchPass */
@@ -161,7 +156,6 @@ struct _Bench
   guint        pace_source;
   guint        ack_source;
   guint        timer_source;
-  guint        quiet_source;
 };
 
 static void bench_next_phase (Bench *bench);
@@ -426,14 +420,13 @@ device_send_frame (BenchDevice *device,
   device->last_sent_ack = device->last_recv_seq;
 
   text = es_frame_serialize (frame, NULL);
-  soup_websocket_connection_send_text (device->ws, text);
+  bench_ws_send_text (device->ws, text, strlen (text));
 }
 
 static gboolean
 device_is_open (BenchDevice *device)
 {
-  return device->ws != NULL &&
-         soup_websocket_connection_get_state (device->ws) == SOUP_WEBSOCKET_STATE_OPEN;
+  return bench_ws_is_open (device->ws);
 }
 
 static void
@@ -643,22 +636,14 @@ device_handle_frame (BenchDevice *device,
 }
 
 static void
-ws_message_cb (SoupWebsocketConnection *ws,
-               SoupWebsocketDataType    type,
-               GBytes                  *message,
-               gpointer                 user_data)
+ws_message_cb (BenchWs    *ws,
+               const char *data,
+               gsize       length,
+               gpointer    user_data)
 {
   BenchDevice *device = user_data;
   g_autoptr(EsFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
-  gsize length;
-  const char *data = g_bytes_get_data (message, &length);
-
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
-    {
-      device->bench->bad_frames++;
-      return;
-    }
 
   frame = es_frame_parse (data, length, &error);
   if (frame == NULL)
@@ -673,8 +658,9 @@ ws_message_cb (SoupWebsocketConnection *ws,
 }
 
 static void
-ws_closed_cb (SoupWebsocketConnection *ws,
-              gpointer                 user_data)
+ws_closed_cb (BenchWs  *ws,
+              gushort   close_code,
+              gpointer  user_data)
 {
   BenchDevice *device = user_data;
   Bench *bench = device->bench;
@@ -683,7 +669,7 @@ ws_closed_cb (SoupWebsocketConnection *ws,
   if (bench->phase == PHASE_DONE)
     return;
 
-  code = g_strdup_printf ("%u", soup_websocket_connection_get_close_code (ws));
+  code = g_strdup_printf ("%u", close_code);
   count_code (bench->close_codes, code);
   bench->n_closed++;
 
@@ -855,19 +841,19 @@ static void connect_next_device (Bench *bench);
 static void connect_device (BenchDevice *device);
 
 static void
-ws_connect_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+ws_opened_cb (BenchWs      *ws,
+              const GError *error,
+              gpointer      user_data)
 {
   BenchDevice *device = user_data;
   Bench *bench = device->bench;
-  g_autoptr(GError) error = NULL;
   g_autoptr(EsFrame) hello = NULL;
 
   bench->connects_in_flight--;
-  device->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
-  if (device->ws == NULL)
+  if (error != NULL)
     {
+      /* Freed at the end: we are inside its own code here. */
+      g_ptr_array_add (bench->failed_ws, g_steal_pointer (&device->ws));
       /* A full listen backlog shows up as a failed connect; retrying shows how often. */
       if (device->connect_attempts < CONNECT_RETRIES)
         {
@@ -880,9 +866,6 @@ ws_connect_cb (GObject      *source,
       return;
     }
 
-  g_signal_connect (device->ws, "message", G_CALLBACK (ws_message_cb), device);
-  g_signal_connect (device->ws, "closed", G_CALLBACK (ws_closed_cb), device);
-
   hello = es_frame_new (ES_MESSAGE_HELLO);
   json_object_set_string_member (hello->body, "device_id", device->device_id);
   json_object_set_int_member (hello->body, "resume_ack", device->last_recv_seq);
@@ -894,72 +877,30 @@ ws_connect_cb (GObject      *source,
 static SoupSession *
 bench_new_session (Bench *bench)
 {
-  SoupSession *session;
-
-  /* Upgraded WebSockets leave the session's connection pool, so these limits only bound the
-   * requests and handshakes in flight, which --concurrency bounds already. */
-  session = soup_session_new_with_options ("max-conns", bench->concurrency * 2,
-                                           "max-conns-per-host", bench->concurrency * 2,
-                                           "timeout", 60,
-                                           NULL);
-
-  /* A default SoupSession offers permessage-deflate, as the app's will; the option shows what the
-   * extension costs the server. */
-  if (bench->no_deflate)
-    soup_session_remove_feature_by_type (session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
-
-  return session;
+  /* For registering only: the WebSockets are bench-ws.c's. */
+  return soup_session_new_with_options ("max-conns", bench->concurrency * 2,
+                                        "max-conns-per-host", bench->concurrency * 2,
+                                        "timeout", 60,
+                                        NULL);
 }
 
 static void
 connect_device (BenchDevice *device)
 {
+  static const BenchWsCallbacks callbacks = {
+    .opened = ws_opened_cb,
+    .message = ws_message_cb,
+    .closed = ws_closed_cb,
+  };
   Bench *bench = device->bench;
-  g_autoptr(SoupMessage) message = NULL;
-  g_autofree char *url = NULL;
-  g_autofree char *authorization = NULL;
-
-  url = g_strconcat (bench->server_url, "/v1/ws", NULL);
-  message = soup_message_new (SOUP_METHOD_GET, url);
-  authorization = g_strconcat ("Bearer ", device->token, NULL);
-  soup_message_headers_replace (soup_message_get_request_headers (message),
-                                "Authorization", authorization);
-  /* As the app's signaling client does. */
-  es_signaling_message_set_no_delay (message);
+  g_autoptr(GError) error = NULL;
 
   device->connect_attempts++;
   bench->connects_in_flight++;
-
-  if (device->quiet)
-    g_main_context_push_thread_default (bench->quiet_context);
-  soup_session_websocket_connect_async (device->quiet ? bench->quiet_session : bench->session,
-                                        message, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        ws_connect_cb, device);
-  if (device->quiet)
-    g_main_context_pop_thread_default (bench->quiet_context);
-}
-
-/* Runs whatever is ready in the quiet context, from a timer of the main one. */
-static gboolean
-quiet_pump_cb (gpointer user_data)
-{
-  Bench *bench = user_data;
-
-  /* Pushed so that what libsoup starts from these callbacks stays in the quiet context. */
-  g_main_context_push_thread_default (bench->quiet_context);
-  for (guint i = 0; i < 1000 && g_main_context_iteration (bench->quiet_context, FALSE); i++)
-    ;
-  g_main_context_pop_thread_default (bench->quiet_context);
-
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-set_quiet_interval (Bench *bench,
-                    guint  interval_ms)
-{
-  g_clear_handle_id (&bench->quiet_source, g_source_remove);
-  bench->quiet_source = g_timeout_add (interval_ms, quiet_pump_cb, bench);
+  device->ws = bench_ws_connect (bench->ws_pool, bench->server_url, "/v1/ws", device->token,
+                                 &callbacks, device, &error);
+  if (device->ws == NULL)
+    bench_fail (bench, "device %s could not connect: %s", device->device_id, error->message);
 }
 
 static void
@@ -1213,7 +1154,6 @@ bench_next_phase (Bench *bench)
       bench->rss_before_kib = read_rss_kib (bench->server_pid);
       bench->phase = PHASE_CONNECT;
       bench->phase_start_us = g_get_monotonic_time ();
-      set_quiet_interval (bench, QUIET_CONNECT_MS);
       connect_next_device (bench);
       break;
 
@@ -1226,7 +1166,6 @@ bench_next_phase (Bench *bench)
                bench->n_devices, bench->connect_seconds,
                bench->n_devices / bench->connect_seconds, bench->connect_retries);
       bench->phase = PHASE_IDLE;
-      set_quiet_interval (bench, QUIET_IDLE_MS);
       bench->timer_source = g_timeout_add_seconds (IDLE_SETTLE_SECONDS, idle_settled_cb, bench);
       break;
 
@@ -1342,8 +1281,6 @@ print_report (Bench *bench)
   add_int (builder, "devices", bench->n_devices);
   add_int (builder, "senders", bench->n_senders);
   add_int (builder, "payload_bytes", bench->payload);
-  json_builder_set_member_name (builder, "deflate");
-  json_builder_add_boolean_value (builder, !bench->no_deflate);
   add_rounded (builder, "register_ms", bench->register_seconds * 1000);
   add_rounded (builder, "connect_ms", bench->connect_seconds * 1000);
   add_int (builder, "connect_retries", bench->connect_retries);
@@ -1440,7 +1377,6 @@ main (int   argc,
   double seconds = 10;
   double max_rate = 60000;
   gboolean ramp = FALSE;
-  gboolean no_deflate = FALSE;
   const GOptionEntry entries[] = {
     { "server", 0, 0, G_OPTION_ARG_STRING, &server_url, "Server base URL (required)", "URL" },
     { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid, "Server process, for RSS and CPU figures", "PID" },
@@ -1452,7 +1388,6 @@ main (int   argc,
     { "max-rate", 0, 0, G_OPTION_ARG_DOUBLE, &max_rate, "Highest rate the ramp tries (default 60000)", "R" },
     { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency, "HTTP requests and connects in flight (default 32)", "N" },
     { "payload", 0, 0, G_OPTION_ARG_INT, &payload, "Padding bytes in each data body (default 200)", "BYTES" },
-    { "no-deflate", 0, 0, G_OPTION_ARG_NONE, &no_deflate, "Do not offer permessage-deflate", NULL },
     { NULL }
   };
 
@@ -1498,21 +1433,14 @@ main (int   argc,
   bench.server_pid = server_pid;
   bench.ramp = ramp;
   bench.max_rate = max_rate;
-  bench.no_deflate = no_deflate;
   bench.rss_before_kib = bench.rss_idle_kib = bench.rss_end_kib = -1;
 
   bench.loop = g_main_loop_new (NULL, FALSE);
   bench.session = bench_new_session (&bench);
 
-  /* A GMainContext iteration costs time in proportion to its sources, one per socket: with all
-   * 5000 devices in one context, this client spends a core on polling idle sockets and its own
-   * delays swamp the server's latency. The devices that take no part in sending live in a
-   * second context with its own session, which a timer runs now and then. */
   bench.metrics_session = soup_session_new ();
-  bench.quiet_context = g_main_context_new ();
-  g_main_context_push_thread_default (bench.quiet_context);
-  bench.quiet_session = bench_new_session (&bench);
-  g_main_context_pop_thread_default (bench.quiet_context);
+  bench.ws_pool = bench_ws_pool_new ();
+  bench.failed_ws = g_ptr_array_new_with_free_func ((GDestroyNotify) bench_ws_free);
 
   bench.devices = g_new0 (BenchDevice, bench.n_devices);
   for (guint i = 0; i < bench.n_devices; i++)
@@ -1520,7 +1448,6 @@ main (int   argc,
       bench.devices[i].bench = &bench;
       bench.devices[i].index = i;
       bench.devices[i].next_seq = 1;
-      bench.devices[i].quiet = i >= 2 * bench.n_senders;
       bench.devices[i].unacked = g_array_new (FALSE, FALSE, sizeof (SentRecord));
     }
   bench.passes = g_ptr_array_new_with_free_func ((GDestroyNotify) bench_pass_free);
@@ -1531,9 +1458,9 @@ main (int   argc,
   bench.close_codes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   g_print ("earshot-server benchmark: %u devices (%u users), %u senders, %.0f msgs/s offered "
-           "for %.0f s%s, %u-byte payload, deflate %s\n",
+           "for %.0f s%s, %u-byte payload\n",
            bench.n_devices, bench.n_devices / 2, bench.n_senders, rate, seconds,
-           ramp ? " then ramping" : "", payload, no_deflate ? "off" : "offered");
+           ramp ? " then ramping" : "", payload);
   if (rate / senders > SERVER_DEFAULT_RATE_LIMIT)
     g_print ("note: %.0f msgs/s per sender; the server's default limit is 500/s per connection\n",
              rate / senders);
@@ -1554,14 +1481,11 @@ main (int   argc,
   g_clear_handle_id (&bench.pace_source, g_source_remove);
   g_clear_handle_id (&bench.ack_source, g_source_remove);
   g_clear_handle_id (&bench.timer_source, g_source_remove);
-  g_clear_handle_id (&bench.quiet_source, g_source_remove);
   for (guint i = 0; i < bench.n_devices; i++)
     {
       BenchDevice *device = &bench.devices[i];
 
-      if (device->ws != NULL)
-        g_signal_handlers_disconnect_by_data (device->ws, device);
-      g_clear_object (&device->ws);
+      g_clear_pointer (&device->ws, bench_ws_free);
       g_clear_pointer (&device->unacked, g_array_unref);
       g_free (device->device_id);
       g_free (device->token);
@@ -1574,9 +1498,9 @@ main (int   argc,
   g_free (bench.run_tag);
   g_free (bench.padding);
   g_object_unref (bench.session);
-  g_object_unref (bench.quiet_session);
+  g_ptr_array_unref (bench.failed_ws);
+  bench_ws_pool_free (bench.ws_pool);
   g_object_unref (bench.metrics_session);
-  g_main_context_unref (bench.quiet_context);
   g_main_loop_unref (bench.loop);
 
   if (bench.failure != NULL)

@@ -15,7 +15,7 @@
 # this machine's cores, so run it on an otherwise idle machine.
 #
 # bench-server options: --devices N --senders S --rate R --seconds T --ramp --max-rate R
-# --concurrency N --payload BYTES --no-deflate (see bench-server --help).
+# --concurrency N --payload BYTES (see bench-server --help).
 
 set -euo pipefail
 
