@@ -23,6 +23,18 @@ import urllib.request
 BUILD_DIR = os.environ.get("EARSHOT_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SERVER = os.path.join(BUILD_DIR, "src", "server", "earshot-server")
 CLI = os.path.join(BUILD_DIR, "src", "cli", "earshot-cli")
+# Under sanitizers encoders and decoders run several times slower: calls last longer and waits
+# for their events are longer by this factor, so that what is checked stays the same.
+SLOWDOWN = float(os.environ.get("EARSHOT_TEST_SLOWDOWN", "1"))
+
+
+def stretch_durations(args):
+    """ARGS with every `--duration S` multiplied by SLOWDOWN."""
+    args = list(args)
+    for i in range(len(args) - 1):
+        if args[i] == "--duration":
+            args[i + 1] = f"{float(args[i + 1]) * SLOWDOWN:g}"
+    return args
 
 
 def log(*args):
@@ -332,7 +344,7 @@ class Peer:
 
     def __init__(self, profile, *args, name=None):
         self.name = name or os.path.basename(profile)
-        self.args = [CLI, "--profile", profile] + list(args)
+        self.args = [CLI, "--profile", profile] + stretch_durations(args)
         self.events = []
         self.cond = threading.Condition()
         self.stderr_path = os.path.join(os.path.dirname(profile), f"{self.name}.stderr")
@@ -355,7 +367,9 @@ class Peer:
                 self.cond.notify_all()
 
     def wait_for(self, name, timeout=30, **match):
-        """The first event called NAME whose fields equal MATCH, waiting up to TIMEOUT s."""
+        """The first event called NAME whose fields equal MATCH, waiting up to TIMEOUT s (times
+        SLOWDOWN)."""
+        timeout *= SLOWDOWN
         deadline = time.time() + timeout
         with self.cond:
             while True:
@@ -374,6 +388,7 @@ class Peer:
             return [e for e in self.events if e.get("event") == name]
 
     def wait_exit(self, timeout=60):
+        timeout *= SLOWDOWN
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
