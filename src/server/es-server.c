@@ -1,6 +1,11 @@
 /* es-server.c: the Earshot signaling server (HTTP routes, WebSocket sessions, group commit)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Threads: all of the logic here runs on the main thread. Three kinds of helpers around it
+ * touch none of its state: the writer thread commits batches ("Group commit" below), the I/O
+ * threads read and write the WebSocket connections (es-server-io.c), and the store's checkpoint
+ * thread folds the WAL back into the database.
  */
 
 #include "config.h"
