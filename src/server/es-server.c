@@ -1795,6 +1795,29 @@ ws_cb (SoupServer        *server,
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (ws_upgraded_cb), self, 0);
 }
 
+/* libsoup before 3.4 keeps one reference to every socket it accepts, for ever: its listener
+ * forgot to drop it (fixed upstream by "soup-listener: Plug a leak", b545d5f0, in 3.4.0). That is
+ * about 350 bytes per connection, which a server that devices reconnect to for months cannot
+ * spend. The reference is dropped here instead, once per connection, when its first request
+ * starts: the connection holds its own reference for as long as it needs the socket. */
+static void
+drop_leaked_socket_ref_cb (SoupServer        *server,
+                           SoupServerMessage *msg,
+                           gpointer           user_data)
+{
+  static GQuark dropped_quark;
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (G_UNLIKELY (dropped_quark == 0))
+    dropped_quark = g_quark_from_static_string ("es-server-leaked-ref-dropped");
+
+  if (socket == NULL || g_object_get_qdata (G_OBJECT (socket), dropped_quark) != NULL)
+    return;
+
+  g_object_set_qdata (G_OBJECT (socket), dropped_quark, GINT_TO_POINTER (TRUE));
+  g_object_unref (socket);
+}
+
 static gboolean
 idle_check_cb (gpointer user_data)
 {
@@ -1964,6 +1987,9 @@ es_server_new (EsServerConfig  *config,
   self->soup = soup_server_new ("server-header", "earshot-server/" PACKAGE_VERSION,
                                 "tls-certificate", certificate,
                                 NULL);
+
+  if (soup_get_major_version () == 3 && soup_get_minor_version () < 4)
+    g_signal_connect (self->soup, "request-started", G_CALLBACK (drop_leaked_socket_ref_cb), NULL);
 
   soup_server_add_early_handler (self->soup, "/v1", early_cb, self, NULL);
   soup_server_add_handler (self->soup, "/healthz", healthz_cb, self, NULL);
