@@ -28,6 +28,18 @@ CLI = os.path.join(BUILD_DIR, "src", "cli", "earshot-cli")
 SLOWDOWN = float(os.environ.get("EARSHOT_TEST_SLOWDOWN", "1"))
 
 
+def _is_sanitized(path):
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+# Built with AddressSanitizer: its quarantine holds freed memory, so RSS says nothing.
+SANITIZED = _is_sanitized(SERVER)
+
+
 def stretch_durations(args):
     """ARGS with every `--duration S` multiplied by SLOWDOWN."""
     args = list(args)

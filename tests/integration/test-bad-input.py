@@ -8,7 +8,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from earshot_testlib import Cases, Server, WebSocket, frame, http_json, log, login, register, tempdir
+from earshot_testlib import SANITIZED, Cases, Server, WebSocket, frame, http_json, log, login, register, tempdir
 
 
 class Device:
@@ -211,6 +211,10 @@ def main():
             cycle(i)
         time.sleep(0.5)
         grown = server.rss_kib() - before
+        if SANITIZED:
+            # ASan checks the reference drop for use after free instead.
+            log(f"RSS grew {grown} KiB; not judged under AddressSanitizer")
+            return
         assert grown < 256, f"server RSS grew {grown} KiB over {CHURN_CYCLES} reconnects"
 
     for name, fn in [("no token: HTTP 401", no_token), ("wrong token: HTTP 401", wrong_token),
