@@ -56,11 +56,15 @@ cleanup() {
     kill -TERM "$bench_pid" 2>/dev/null || true
   fi
   if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    # With a SERVER_WRAPPER the server is the wrapper's child: a wrapper that does not pass the
+    # signal on would leave it running, and its CPU would skew every later run.
+    pkill -TERM -P "$server_pid" 2>/dev/null || true
     kill -TERM "$server_pid"
     for _ in $(seq 50); do
       kill -0 "$server_pid" 2>/dev/null || break
       sleep 0.1
     done
+    pkill -KILL -P "$server_pid" 2>/dev/null || true
     kill -KILL "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
