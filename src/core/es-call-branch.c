@@ -102,6 +102,7 @@ struct _EsCallBranch
   guint                  stats_pending : 1;
   guint                  certificates_read : 1;
   guint                  reveal_sent : 1;
+  guint                  closed_with_reveal : 1; /* see STEP_CHANNEL_STATE */
 };
 
 G_DEFINE_FINAL_TYPE (EsCallBranch, es_call_branch, G_TYPE_OBJECT)
@@ -606,6 +607,18 @@ es_call_branch_read_certificates (EsCallBranch *self)
       if (es_verification_get_state (self->verification) != ES_VERIFICATION_STATE_FAILED)
         es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
                                                 "Cannot verify the call: %s", error->message));
+      return TRUE;
+    }
+
+  if (self->closed_with_reveal)
+    {
+      /* Ours can no longer go out; the peer's reveal is judged all the same. A failed check
+       * fails the branch with its own reason (verification_notify_state_cb()). */
+      es_call_branch_feed_reveal (self);
+      if (!self->torn_down &&
+          es_verification_get_state (self->verification) != ES_VERIFICATION_STATE_FAILED)
+        es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_CHANNEL,
+                                                "The peer closed the control channel"));
       return TRUE;
     }
 
@@ -1797,8 +1810,14 @@ dispatch_cb (gpointer data)
       else if (inv->number == GST_WEBRTC_DATA_CHANNEL_STATE_CLOSED && self->channel_open)
         {
           self->channel_open = FALSE;
-          /* The peer closing the control channel is a hangup without words. */
-          if (self->state == ES_CALL_BRANCH_STATE_CONNECTED)
+          /* The peer closing the control channel is a hangup without words. But a reveal
+           * that came before it and waits for our certificates is judged first: a middleman
+           * caught by its own checks hangs up at once, and what our user must hear is why
+           * our checks fail, not that the peer went away (es_call_branch_read_certificates()). */
+          if (self->state == ES_CALL_BRANCH_STATE_CONNECTED && self->peer_reveal != NULL &&
+              !self->certificates_read && self->verification != NULL)
+            self->closed_with_reveal = TRUE;
+          else if (self->state == ES_CALL_BRANCH_STATE_CONNECTED)
             es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_CHANNEL,
                                                     "The peer closed the control channel"));
         }

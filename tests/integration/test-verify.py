@@ -302,7 +302,7 @@ def mitm_cases(only):
             stopped = [p for p in (a, b)
                        if p.all("ended") and p.all("ended")[0]["reason"] == "failed"
                        and reason_words in p.all("ended")[0].get("message", "")]
-            assert stopped, ended
+            assert stopped, {"ended": ended, "middleman": m.all("leg_failed")}
             # Stopped before any emoji: neither side got to compare, and nothing it recorded
             # reached the middleman (media waits for the checks, not only for pickup).
             for p in stopped:
