@@ -258,6 +258,11 @@ def mitm_cases(only):
             assert a.wait_exit(60) == 0, f"run {run}: alice exited badly: {a.events[-3:]}"
             call_id = a.wait_for("dialing", 1)["call_id"]
             ended_b = b.wait_for("ended", 30, call_id=call_id)
+            # Bob's call is over: a call that ended before its emoji says why, with what the
+            # middleman saw.
+            if not [e for e in b.all("sas") if e.get("call_id") == call_id]:
+                raise AssertionError(f"run {run}: bob's call ended before its emoji: {ended_b}; "
+                                     f"alice: {a.all('ended')}; middleman: {m.all('leg_failed')}")
             sa = a.wait_for("sas", 5)
             sb = b.wait_for("sas", 5, call_id=call_id)
             leg_a = m.wait_for("leg", 5, call_id=call_id, leg="alice")
