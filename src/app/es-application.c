@@ -236,27 +236,6 @@ call_state_cb (EsCall        *call,
   update_actions (self);
 }
 
-static const char *
-verification_state_to_string (EsVerificationState state)
-{
-  switch (state)
-    {
-    case ES_VERIFICATION_STATE_WAITING:
-      return "waiting";
-    case ES_VERIFICATION_STATE_COMPARING:
-      return "comparing";
-    case ES_VERIFICATION_STATE_VERIFIED:
-      return "verified";
-    case ES_VERIFICATION_STATE_MISMATCH:
-      return "mismatch";
-    case ES_VERIFICATION_STATE_KEY_CHANGED:
-      return "key-changed";
-    case ES_VERIFICATION_STATE_FAILED:
-    default:
-      return "failed";
-    }
-}
-
 static void
 call_verification_cb (EsCall        *call,
                       GParamSpec    *pspec,
@@ -264,9 +243,9 @@ call_verification_cb (EsCall        *call,
 {
   EsVerificationState state = es_call_get_verification_state (call);
 
-  g_debug ("Call %s: verification %s", es_call_get_id (call), verification_state_to_string (state));
+  g_debug ("Call %s: verification %s", es_call_get_id (call), es_verification_state_to_string (state));
   es_application_set_automation_state (self, "verification",
-                                       g_variant_new_string (verification_state_to_string (state)));
+                                       g_variant_new_string (es_verification_state_to_string (state)));
   update_actions (self);
 }
 

@@ -372,26 +372,6 @@ call_ringing_device_cb (EsCall     *call,
   end_event (b);
 }
 
-static const char *
-verification_state_name (EsVerificationState state)
-{
-  switch (state)
-    {
-    case ES_VERIFICATION_STATE_WAITING:
-      return "waiting";
-    case ES_VERIFICATION_STATE_COMPARING:
-      return "comparing";
-    case ES_VERIFICATION_STATE_VERIFIED:
-      return "verified";
-    case ES_VERIFICATION_STATE_MISMATCH:
-      return "mismatch";
-    case ES_VERIFICATION_STATE_KEY_CHANGED:
-      return "key_changed";
-    case ES_VERIFICATION_STATE_FAILED:
-    default:
-      return "failed";
-    }
-}
 
 /* `sas`: the emoji to compare, again whenever the verification state changes. */
 static void
@@ -399,6 +379,7 @@ print_sas (Tracked *t)
 {
   EsVerificationState state = es_call_get_verification_state (t->call);
   const guint8 *sas = es_call_get_sas (t->call);
+  g_autofree char *state_name = NULL;
   JsonBuilder *b;
 
   if (sas == NULL)
@@ -422,7 +403,9 @@ print_sas (Tracked *t)
   for (guint i = 0; i < ES_SAS_N_INDICES; i++)
     json_builder_add_int_value (b, sas[i]);
   json_builder_end_array (b);
-  add_string (b, "state", verification_state_name (state));
+  /* The CLI's JSON names use underscores ("key_changed"), as PROTOCOL.md documents. */
+  state_name = g_strdelimit (g_strdup (es_verification_state_to_string (state)), "-", '_');
+  add_string (b, "state", state_name);
   add_string (b, "peer_key", es_call_get_peer_key (t->call));
   end_event (b);
 }

@@ -97,14 +97,21 @@ G_DEFINE_ENUM_TYPE (EsVerificationState, es_verification_state,
   G_DEFINE_ENUM_VALUE (ES_VERIFICATION_STATE_KEY_CHANGED, "key-changed"),
   G_DEFINE_ENUM_VALUE (ES_VERIFICATION_STATE_FAILED, "failed"))
 
-static const char *const state_names[] = {
-  [ES_VERIFICATION_STATE_WAITING] = "waiting",
-  [ES_VERIFICATION_STATE_COMPARING] = "comparing",
-  [ES_VERIFICATION_STATE_VERIFIED] = "verified",
-  [ES_VERIFICATION_STATE_MISMATCH] = "mismatch",
-  [ES_VERIFICATION_STATE_KEY_CHANGED] = "key-changed",
-  [ES_VERIFICATION_STATE_FAILED] = "failed",
-};
+/**
+ * es_verification_state_to_string:
+ *
+ * Returns: the state's nick ("waiting", "key-changed"…), for logs and automation
+ */
+const char *
+es_verification_state_to_string (EsVerificationState state)
+{
+  GEnumClass *klass = g_type_class_ref (ES_TYPE_VERIFICATION_STATE);
+  GEnumValue *value = g_enum_get_value (klass, state);
+
+  /* The nicks are static strings; the class stays alive once referenced. */
+  g_type_class_unref (klass);
+  return value != NULL ? value->value_nick : "failed";
+}
 
 /* Reveal messages */
 
@@ -285,7 +292,8 @@ set_state (EsVerification      *self,
     return;
 
   g_debug ("Verification with device %s of %s: %s -> %s", self->peer_device_id,
-           self->peer_user, state_names[self->state], state_names[state]);
+           self->peer_user, es_verification_state_to_string (self->state),
+           es_verification_state_to_string (state));
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }

@@ -66,6 +66,7 @@ EsVerification      *es_verification_new                     (EsSasRole       ro
 
 EsSasRole            es_verification_get_role                (EsVerification *self);
 EsVerificationState  es_verification_get_state               (EsVerification *self);
+const char          *es_verification_state_to_string         (EsVerificationState state);
 const char          *es_verification_get_failure_reason      (EsVerification *self);
 const char          *es_verification_get_peer_device_id      (EsVerification *self);
 const char          *es_verification_get_peer_user           (EsVerification *self);
