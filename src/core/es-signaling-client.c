@@ -751,6 +751,30 @@ dup_websocket_url (const char *server_url)
 }
 
 static void
+no_delay_network_event_cb (SoupMessage        *message,
+                           GSocketClientEvent  event,
+                           GIOStream          *connection,
+                           gpointer            user_data)
+{
+  GSocket *socket;
+
+  if (event != G_SOCKET_CLIENT_CONNECTED || !G_IS_SOCKET_CONNECTION (connection))
+    return;
+
+  socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection));
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+/* Turns Nagle's algorithm off on the connection @message opens. Frames are small and often
+ * come in bursts (an offer, then its ICE candidates); with Nagle a frame written while the
+ * previous one is unacknowledged waits for the server's TCP ACK, which the server may delay. */
+static void
+set_no_delay (SoupMessage *message)
+{
+  g_signal_connect (message, "network-event", G_CALLBACK (no_delay_network_event_cb), NULL);
+}
+
+static void
 connect_now (EsSignalingClient *self)
 {
   g_autofree char *server_url = es_client_store_dup_setting (self->store, ES_SETTING_SERVER_URL);
@@ -781,7 +805,7 @@ connect_now (EsSignalingClient *self)
   soup_message_headers_replace (soup_message_get_request_headers (message),
                                 "Authorization", authorization);
 
-  es_signaling_message_set_no_delay (message);
+  set_no_delay (message);
 
   set_state (self, ES_SIGNALING_STATE_CONNECTING);
   g_debug ("Connecting to %s", ws_url);
@@ -793,37 +817,6 @@ connect_now (EsSignalingClient *self)
   soup_session_websocket_connect_async (self->session, message, NULL, NULL,
                                         G_PRIORITY_DEFAULT, self->connect_cancellable,
                                         connect_cb, g_object_ref (self));
-}
-
-static void
-no_delay_network_event_cb (SoupMessage        *message,
-                           GSocketClientEvent  event,
-                           GIOStream          *connection,
-                           gpointer            user_data)
-{
-  GSocket *socket;
-
-  if (event != G_SOCKET_CLIENT_CONNECTED || !G_IS_SOCKET_CONNECTION (connection))
-    return;
-
-  socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection));
-  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-}
-
-/**
- * es_signaling_message_set_no_delay:
- * @message: a WebSocket handshake request, before it is sent
- *
- * Turns Nagle's algorithm off on the connection @message opens. Frames are small and often
- * come in bursts (an offer, then its ICE candidates); with Nagle a frame written while the
- * previous one is unacknowledged waits for the server's TCP ACK, which the server may delay.
- */
-void
-es_signaling_message_set_no_delay (SoupMessage *message)
-{
-  g_return_if_fail (SOUP_IS_MESSAGE (message));
-
-  g_signal_connect (message, "network-event", G_CALLBACK (no_delay_network_event_cb), NULL);
 }
 
 static void

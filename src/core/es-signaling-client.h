@@ -6,7 +6,6 @@
 #pragma once
 
 #include <gio/gio.h>
-#include <libsoup/soup.h>
 
 #include "es-client-store.h"
 #include "es-protocol.h"
@@ -50,8 +49,6 @@ const GError      *es_signaling_client_get_error           (EsSignalingClient *s
 guint              es_signaling_client_get_heartbeat_interval (EsSignalingClient *self);
 void               es_signaling_client_set_heartbeat_interval (EsSignalingClient *self,
                                                               guint              interval_ms);
-
-void               es_signaling_message_set_no_delay       (SoupMessage       *message);
 
 void               es_signaling_client_start               (EsSignalingClient *self);
 void               es_signaling_client_stop                (EsSignalingClient *self);

@@ -833,14 +833,6 @@ es_server_io_unref (EsServerIo *io)
   g_free (io);
 }
 
-guint
-es_server_io_get_n_threads (EsServerIo *io)
-{
-  g_return_val_if_fail (io != NULL, 0);
-
-  return io->n_threads;
-}
-
 /**
  * es_server_io_adopt:
  * @io: the I/O threads

@@ -28,7 +28,6 @@ EsServerIo   *es_server_io_new             (guint                    n_threads,
 void          es_server_io_stop            (EsServerIo              *io);
 EsServerIo   *es_server_io_ref             (EsServerIo              *io);
 void          es_server_io_unref           (EsServerIo              *io);
-guint         es_server_io_get_n_threads   (EsServerIo              *io);
 
 EsServerLink *es_server_io_adopt           (EsServerIo              *io,
                                             GIOStream               *stream,
