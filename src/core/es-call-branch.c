@@ -430,14 +430,19 @@ es_call_branch_update_state (EsCallBranch *self)
 
 static void es_call_branch_feed_reveal (EsCallBranch *self);
 
-static void
-es_call_branch_fail_verification (EsCallBranch *self)
+static GError *
+es_call_branch_new_verification_error (EsCallBranch *self)
 {
   const char *reason = es_verification_get_failure_reason (self->verification);
 
-  es_call_branch_fail (self, g_error_new_literal (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
-                                                  reason ? reason
-                                                         : "The call could not be verified"));
+  return g_error_new_literal (ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION,
+                              reason ? reason : "The call could not be verified");
+}
+
+static void
+es_call_branch_fail_verification (EsCallBranch *self)
+{
+  es_call_branch_fail (self, es_call_branch_new_verification_error (self));
 }
 
 static gboolean
@@ -2462,7 +2467,19 @@ es_call_branch_fail (EsCallBranch *self,
   if (self->state == ES_CALL_BRANCH_STATE_FAILED || self->state == ES_CALL_BRANCH_STATE_CLOSED)
     return;
 
-  g_debug ("Branch to %s failed: %s", self->peer_device_id, error->message);
+  /* A failed check is why the branch ends, whatever ends it: during the linger
+   * (verification_notify_state_cb()) a middleman caught by checks of its own
+   * may close the channel first, and our user must hear what we found. */
+  if (self->verification != NULL &&
+      es_verification_get_state (self->verification) == ES_VERIFICATION_STATE_FAILED &&
+      !g_error_matches (owned, ES_CALL_ERROR, ES_CALL_ERROR_VERIFICATION))
+    {
+      g_debug ("Branch to %s: %s, after its check failed", self->peer_device_id, owned->message);
+      g_clear_error (&owned);
+      owned = es_call_branch_new_verification_error (self);
+    }
+
+  g_debug ("Branch to %s failed: %s", self->peer_device_id, owned->message);
 
   g_clear_error (&self->error);
   self->error = g_steal_pointer (&owned);

@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -437,4 +438,6 @@ class Cases:
             if not ok:
                 for line in detail.splitlines():
                     print("# " + line)
+                # meson echoes only stderr of a failed test: CI's console then says why.
+                print(f"FAILED: {name}\n{detail}", file=sys.stderr)
         return 0 if self.results and all(ok for ok, _, _ in self.results) else 1
