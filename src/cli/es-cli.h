@@ -43,6 +43,7 @@ int            es_cli_fail                (const char     *format,
 int            es_cli_usage_error         (GOptionContext *context,
                                            const char     *message);
 void           es_cli_options_clear       (EsCliOptions   *options);
+void           es_cli_print_backtrace_on_warning (void);
 
 int            es_cli_register            (EsCliOptions   *options,
                                            int             argc,

@@ -46,6 +46,7 @@ main (int   argc,
   int ret = 1;
 
   setlocale (LC_ALL, "");
+  es_cli_print_backtrace_on_warning ();
 
   context = g_option_context_new ("COMMAND [ARGS…] — headless Earshot peer");
   summary = dup_summary ();

@@ -403,10 +403,21 @@ class Peer:
     def wait_exit(self, timeout=60):
         timeout *= SLOWDOWN
         try:
-            return self.proc.wait(timeout=timeout)
+            status = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.show_stderr()
             raise AssertionError(f"{self.name} did not exit within {timeout} s")
+        if status != 0:
+            self.show_stderr()
+        return status
+
+    def show_stderr(self, lines=40):
+        """The end of a peer's stderr, on the test's stderr: what it said before it failed."""
+        with open(self.stderr_path, errors="replace") as f:
+            tail = f.readlines()[-lines:]
+        print(f"--- {self.name} ({self.args[0]}) exited {self.proc.returncode}; "
+              f"its stderr ends:\n{''.join(tail)}---", file=sys.stderr)
 
     def kill(self):
         if self.proc.poll() is None:
