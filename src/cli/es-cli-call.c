@@ -372,7 +372,6 @@ call_ringing_device_cb (EsCall     *call,
   end_event (b);
 }
 
-
 /* `sas`: the emoji to compare, again whenever the verification state changes. */
 static void
 print_sas (Tracked *t)

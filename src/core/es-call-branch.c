@@ -617,13 +617,11 @@ es_call_branch_read_certificates (EsCallBranch *self)
 
   if (self->closed_with_reveal)
     {
-      /* Ours can no longer go out; the peer's reveal is judged all the same. A failed check
-       * fails the branch with its own reason (verification_notify_state_cb()). */
+      /* Ours can no longer go out; the peer's reveal is judged all the same, and a check
+       * it fails is what the branch ends with (es_call_branch_fail()). */
       es_call_branch_feed_reveal (self);
-      if (!self->torn_down &&
-          es_verification_get_state (self->verification) != ES_VERIFICATION_STATE_FAILED)
-        es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_CHANNEL,
-                                                "The peer closed the control channel"));
+      es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_CHANNEL,
+                                              "The peer closed the control channel"));
       return TRUE;
     }
 
