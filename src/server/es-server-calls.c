@@ -697,8 +697,19 @@ hang_up (EsServerCalls       *self,
   if (reason != NULL)
     json_object_set_string_member (hangup->body, "reason", reason);
 
-  return set_state (self, call, ES_SERVER_CALL_ENDED, error) &&
-         queue (self, to_device, hangup, error);
+  if (!set_state (self, call, ES_SERVER_CALL_ENDED, error) ||
+      !queue (self, to_device, hangup, error))
+    return FALSE;
+#ifdef ES_SERVER_MITM
+  {
+    g_autoptr(EsFrame) copy = es_frame_copy (hangup);
+    g_autofree char *middleman = es_server_mitm_divert (self->store, copy, to_device);
+
+    if (middleman != NULL)
+      return queue (self, middleman, copy, error);
+  }
+#endif
+  return TRUE;
 }
 
 static gboolean

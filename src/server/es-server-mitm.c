@@ -15,7 +15,9 @@
  *   and delivered to its `to_device` with those two members removed.
  *
  * Everything else (invite, ringing, accept, hangup, …) is left alone, so both real parties see
- * a normal call.
+ * a normal call. The middleman also gets a copy of each `hangup` (with `mitm_to_device` and
+ * `mitm_to_user` as above), as the server it works with would tell it: without it, it would
+ * never know a call it bridges is over, and would keep both legs' media running.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -16,7 +16,8 @@
  *
  * Prints JSON lines: {"event":"ready"}, {"event":"leg","call_id","leg":"alice"|"bob","state",
  * "indices":[5],"emoji":[5]}, {"event":"leg_failed","call_id","leg","message"},
- * {"event":"relayed","call_id","type","from","to"}.
+ * {"event":"relayed","call_id","type","from","to"}, {"event":"session_ended","call_id"} (when
+ * the server tells it the call was hung up; both legs are closed).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -392,6 +393,14 @@ frame_received_cb (EsSignalingClient *client,
 
   if (frame->call_id == NULL || to_device == NULL || frame->from_device == NULL)
     return;
+
+  /* The server's copy of a hangup: the call is over, and so are both legs and their media. */
+  if (frame->type == ES_MESSAGE_HANGUP)
+    {
+      if (g_hash_table_remove (mitm->sessions, frame->call_id))
+        print_json (begin ("session_ended", frame->call_id));
+      return;
+    }
 
   if (mitm->mode == MODE_SWAP_FINGERPRINT)
     {

@@ -281,6 +281,9 @@ def mitm_cases(only):
             if sa["indices"] != sb["indices"]:
                 differ += 1
             log(f"run {run + 1}: alice {' '.join(sa['emoji'])} | bob {' '.join(sb['emoji'])}")
+            # The server told the middleman the call is over, and it closed both legs: without
+            # that, each run left two live encoders behind, and the last runs starved.
+            m.wait_for("session_ended", 10, call_id=call_id)
             w.running.remove(a)
         log(f"emoji differ in {differ} of {MITM_RUNS} calls through the middleman "
             f"({time.time() - t0:.0f} s)")
