@@ -17,6 +17,8 @@ packages=(
   # tests: display, session bus, fonts, network namespaces, TURN, scripts
   xvfb xauth dbus dbus-x11 fonts-noto-color-emoji fonts-cantarell
   iproute2 iptables nftables coturn python3 procps sqlite3
+  # a test peer that stops answering shows its threads (earshot_testlib.py)
+  gdb
 )
 
 missing=()

@@ -9,6 +9,7 @@ import json
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -391,6 +392,8 @@ class Peer:
                         return e
                 left = deadline - time.time()
                 if left <= 0:
+                    self.show_stderr()
+                    self.show_stacks()
                     raise AssertionError(f"{self.name}: no '{name}' {match} within {timeout} s; "
                                          f"saw {[e.get('event') for e in self.events]}; "
                                          f"stderr in {self.stderr_path}")
@@ -412,12 +415,28 @@ class Peer:
             self.show_stderr()
         return status
 
+    def show_stacks(self):
+        """Every thread's stack of a peer that is still running, on the test's stderr: a peer
+        that stopped answering shows where it waits. Needs gdb (build-aux/install-deps.sh)."""
+        if self.proc.poll() is not None or not shutil.which("gdb"):
+            return
+        out = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
+                              "-ex", "thread apply all bt"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=120).stdout
+        stacks = [line for line in out.splitlines()
+                  if line.startswith(("Thread ", "#")) or not line.strip()]
+        print(f"--- {self.name} (pid {self.proc.pid}) is still running; its threads:\n"
+              + "\n".join(stacks) + "\n---", file=sys.stderr)
+
     def show_stderr(self, lines=40):
         """The end of a peer's stderr, on the test's stderr: what it said before it failed."""
         with open(self.stderr_path, errors="replace") as f:
             tail = f.readlines()[-lines:]
-        print(f"--- {self.name} ({self.args[0]}) exited {self.proc.returncode}; "
-              f"its stderr ends:\n{''.join(tail)}---", file=sys.stderr)
+        status = ("is still running" if self.proc.poll() is None
+                  else f"exited {self.proc.returncode}")
+        print(f"--- {self.name} ({self.args[0]}) {status}; its stderr ends:\n"
+              f"{''.join(tail)}---", file=sys.stderr)
 
     def kill(self):
         if self.proc.poll() is None:

@@ -257,7 +257,13 @@ def mitm_cases(only):
             a = w.peer("alice", "call", "bob", *MEDIA, "--duration", "3")
             assert a.wait_exit(60) == 0, f"run {run}: alice exited badly: {a.events[-3:]}"
             call_id = a.wait_for("dialing", 1)["call_id"]
-            ended_b = b.wait_for("ended", 30, call_id=call_id)
+            try:
+                ended_b = b.wait_for("ended", 30, call_id=call_id)
+            except AssertionError as err:
+                seen = [(ev["event"], ev.get("leg"), ev.get("type")) for ev in m.events
+                        if ev.get("call_id") == call_id]
+                raise AssertionError(f"run {run}: {err}; alice: {a.events[-4:]}; "
+                                     f"middleman: {seen}") from None
             # Bob's call is over: a call that ended before its emoji says why, with what the
             # middleman saw.
             if not [e for e in b.all("sas") if e.get("call_id") == call_id]:
