@@ -43,6 +43,13 @@ G_DEFINE_ENUM_TYPE (EsCallBranchState, es_call_branch_state,
   G_DEFINE_ENUM_VALUE (ES_CALL_BRANCH_STATE_CLOSED, "closed"))
 
 #define STATS_INTERVAL_MS 1000
+/* A peer that is killed or loses its network says nothing, and ICE never
+ * notices: webrtcbin's libnice agent runs without consent freshness (RFC 7675).
+ * So each side says it is alive on the control channel every ALIVE_INTERVAL_MS,
+ * and a branch that hears nothing for PEER_SILENT_MS fails as a lost transport. */
+#define ALIVE_INTERVAL_MS 2000
+#define PEER_SILENT_MS    20000
+#define ALIVE_MESSAGE     "{\"type\":\"alive\"}"
 #define MAX_CANDIDATE_LEN 1024
 #define MAX_SDP_LEN       (64 * 1024)
 #define MAX_MLINE         16
@@ -77,12 +84,14 @@ struct _EsCallBranch
   gint                   decoded[ES_MEDIA_N_KINDS];
   gint                   rtp_sent[ES_MEDIA_N_KINDS];
   gint64                 started_us[ES_MEDIA_N_KINDS];
+  gint64                 peer_heard_us; /* last control message, as it arrived */
 
   gint                   mlines[ES_MEDIA_N_KINDS];
   gboolean               paused[ES_MEDIA_N_KINDS]; /* muted microphone, camera off */
   guint                  video_kbps;
   guint                  remote_video_max_kbps;
   guint                  stats_id;
+  guint                  alive_id;
   guint                  cert_poll_id;
   guint                  cert_polls;
   guint                  reveal_timeout_id;
@@ -445,6 +454,39 @@ es_call_branch_fail_verification (EsCallBranch *self)
   es_call_branch_fail (self, es_call_branch_new_verification_error (self));
 }
 
+/* The branch's timers run on its context, which need not be the thread default
+ * of whoever calls into the branch later. */
+static guint
+es_call_branch_add_timeout (EsCallBranch *self,
+                            guint         interval_ms,
+                            GSourceFunc   func,
+                            const char   *name)
+{
+  GSource *source = g_timeout_source_new (interval_ms);
+  guint id;
+
+  g_source_set_callback (source, func, self, NULL);
+  g_source_set_static_name (source, name);
+  id = g_source_attach (source, self->context);
+  g_source_unref (source);
+  return id;
+}
+
+static void
+es_call_branch_clear_timeout (EsCallBranch *self,
+                              guint        *id)
+{
+  GSource *source;
+
+  if (*id == 0)
+    return;
+
+  source = g_main_context_find_source_by_id (self->context, *id);
+  if (source != NULL)
+    g_source_destroy (source);
+  *id = 0;
+}
+
 static gboolean
 verify_fail_cb (gpointer user_data)
 {
@@ -464,8 +506,6 @@ verification_notify_state_cb (EsVerification *verification,
                               GParamSpec     *pspec,
                               EsCallBranch   *self)
 {
-  GSource *source;
-
   if (!self->checks_released && !self->torn_down && es_call_branch_checks_passed (self))
     {
       /* Gates opened by a pickup that came before the checks finished open now. */
@@ -480,11 +520,8 @@ verification_notify_state_cb (EsVerification *verification,
 
   /* Our reveal may be in the data channel's queue still: let it reach the
    * peer, which then finds the attack for itself, and says why. */
-  source = g_timeout_source_new (VERIFY_FAIL_LINGER_MS);
-  g_source_set_callback (source, verify_fail_cb, self, NULL);
-  g_source_set_static_name (source, "[earshot] branch verification failed");
-  self->verify_fail_id = g_source_attach (source, self->context);
-  g_source_unref (source);
+  self->verify_fail_id = es_call_branch_add_timeout (self, VERIFY_FAIL_LINGER_MS, verify_fail_cb,
+                                                     "[earshot] branch verification failed");
 }
 
 static gboolean
@@ -529,14 +566,9 @@ es_call_branch_maybe_reveal (EsCallBranch *self)
   self->reveal_sent = TRUE;
 
   if (self->reveal_timeout_id == 0)
-    {
-      GSource *source = g_timeout_source_new (REVEAL_TIMEOUT_MS);
-
-      g_source_set_callback (source, reveal_timeout_cb, self, NULL);
-      g_source_set_static_name (source, "[earshot] branch reveal timeout");
-      self->reveal_timeout_id = g_source_attach (source, self->context);
-      g_source_unref (source);
-    }
+    self->reveal_timeout_id = es_call_branch_add_timeout (self, REVEAL_TIMEOUT_MS,
+                                                          reveal_timeout_cb,
+                                                          "[earshot] branch reveal timeout");
 
   es_call_branch_feed_reveal (self);
 }
@@ -644,8 +676,6 @@ cert_poll_cb (gpointer user_data)
 static void
 es_call_branch_start_certificates (EsCallBranch *self)
 {
-  GSource *source;
-
   if (self->verification == NULL || self->certificates_read || self->cert_poll_id != 0)
     return;
 
@@ -654,43 +684,16 @@ es_call_branch_start_certificates (EsCallBranch *self)
 
   /* The transport reports connected a moment before the handshake's peer
    * certificate is readable. */
-  source = g_timeout_source_new (CERT_POLL_MS);
-  g_source_set_callback (source, cert_poll_cb, self, NULL);
-  g_source_set_static_name (source, "[earshot] branch certificates");
-  self->cert_poll_id = g_source_attach (source, self->context);
-  g_source_unref (source);
+  self->cert_poll_id = es_call_branch_add_timeout (self, CERT_POLL_MS, cert_poll_cb,
+                                                   "[earshot] branch certificates");
 }
 
 static void
 es_call_branch_stop_certificates (EsCallBranch *self)
 {
-  if (self->verify_fail_id != 0)
-    {
-      GSource *source = g_main_context_find_source_by_id (self->context, self->verify_fail_id);
-
-      if (source != NULL)
-        g_source_destroy (source);
-      self->verify_fail_id = 0;
-    }
-
-  if (self->reveal_timeout_id != 0)
-    {
-      GSource *source = g_main_context_find_source_by_id (self->context,
-                                                          self->reveal_timeout_id);
-
-      if (source != NULL)
-        g_source_destroy (source);
-      self->reveal_timeout_id = 0;
-    }
-
-  if (self->cert_poll_id != 0)
-    {
-      GSource *source = g_main_context_find_source_by_id (self->context, self->cert_poll_id);
-
-      if (source != NULL)
-        g_source_destroy (source);
-      self->cert_poll_id = 0;
-    }
+  es_call_branch_clear_timeout (self, &self->verify_fail_id);
+  es_call_branch_clear_timeout (self, &self->reveal_timeout_id);
+  es_call_branch_clear_timeout (self, &self->cert_poll_id);
 }
 
 /* TRUE when @json was a reveal, which the verification takes. */
@@ -901,6 +904,58 @@ notify_connection_state_cb (GObject    *object,
   invoke (user_data, inv);
 }
 
+/* Peer liveness (see ALIVE_INTERVAL_MS) */
+
+/* Any thread: a control message arrived. Stamped as it arrives, not when the
+ * main context gets to it, so that a busy main context is not taken for a
+ * silent peer. */
+static void
+es_call_branch_note_peer_heard (EsCallBranch *self)
+{
+  g_mutex_lock (&self->sample_lock);
+  self->peer_heard_us = g_get_monotonic_time ();
+  g_mutex_unlock (&self->sample_lock);
+}
+
+static gboolean
+alive_timeout_cb (gpointer user_data)
+{
+  EsCallBranch *self = user_data;
+  g_autoptr(GError) error = NULL;
+  gint64 silent_us;
+
+  g_mutex_lock (&self->sample_lock);
+  silent_us = g_get_monotonic_time () - self->peer_heard_us;
+  g_mutex_unlock (&self->sample_lock);
+
+  if (silent_us > (gint64) PEER_SILENT_MS * 1000)
+    {
+      self->alive_id = 0;
+      es_call_branch_fail (self, g_error_new (ES_CALL_ERROR, ES_CALL_ERROR_CHANNEL,
+                                              "Lost the connection: nothing heard from the "
+                                              "other side for %d s", PEER_SILENT_MS / 1000));
+      return G_SOURCE_REMOVE;
+    }
+
+  if (!es_call_branch_send_control (self, ALIVE_MESSAGE, &error))
+    g_debug ("Branch to %s: %s", self->peer_device_id, error->message);
+
+  return G_SOURCE_CONTINUE;
+}
+
+/* From the moment the control channel opens: what the peer said before it is
+ * not needed to know it is there. */
+static void
+es_call_branch_start_alive (EsCallBranch *self)
+{
+  if (self->alive_id != 0 || self->torn_down)
+    return;
+
+  es_call_branch_note_peer_heard (self);
+  self->alive_id = es_call_branch_add_timeout (self, ALIVE_INTERVAL_MS, alive_timeout_cb,
+                                               "[earshot] branch alive");
+}
+
 static void
 channel_notify_ready_state_cb (GObject    *object,
                                GParamSpec *pspec,
@@ -933,6 +988,10 @@ channel_on_message_string_cb (GstWebRTCDataChannel *channel,
   Invocation *inv;
 
   if (text == NULL)
+    return;
+
+  es_call_branch_note_peer_heard (user_data);
+  if (g_str_equal (text, ALIVE_MESSAGE))
     return;
 
   inv = invocation_new (STEP_CONTROL_MESSAGE);
@@ -1728,22 +1787,10 @@ es_call_branch_set_state (EsCallBranch      *self,
   self->state = state;
 
   if (state == ES_CALL_BRANCH_STATE_CONNECTED && self->stats_id == 0)
-    {
-      GSource *source = g_timeout_source_new (STATS_INTERVAL_MS);
-
-      g_source_set_callback (source, stats_timeout_cb, self, NULL);
-      g_source_set_static_name (source, "[earshot] branch stats");
-      self->stats_id = g_source_attach (source, self->context);
-      g_source_unref (source);
-    }
-  else if (state != ES_CALL_BRANCH_STATE_CONNECTED && self->stats_id != 0)
-    {
-      GSource *source = g_main_context_find_source_by_id (self->context, self->stats_id);
-
-      if (source != NULL)
-        g_source_destroy (source);
-      self->stats_id = 0;
-    }
+    self->stats_id = es_call_branch_add_timeout (self, STATS_INTERVAL_MS, stats_timeout_cb,
+                                                 "[earshot] branch stats");
+  else if (state != ES_CALL_BRANCH_STATE_CONNECTED)
+    es_call_branch_clear_timeout (self, &self->stats_id);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
@@ -1808,11 +1855,13 @@ dispatch_cb (gpointer data)
       if (inv->number == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN)
         {
           self->channel_open = TRUE;
+          es_call_branch_start_alive (self);
           es_call_branch_maybe_reveal (self);
         }
       else if (inv->number == GST_WEBRTC_DATA_CHANNEL_STATE_CLOSED && self->channel_open)
         {
           self->channel_open = FALSE;
+          es_call_branch_clear_timeout (self, &self->alive_id);
           /* The peer closing the control channel is a hangup without words. But a reveal
            * that came before it and waits for our certificates is judged first: a middleman
            * caught by its own checks hangs up at once, and what our user must hear is why
@@ -2403,15 +2452,8 @@ es_call_branch_teardown (EsCallBranch *self)
   self->torn_down = TRUE;
 
   es_call_branch_stop_certificates (self);
-
-  if (self->stats_id != 0)
-    {
-      GSource *source = g_main_context_find_source_by_id (self->context, self->stats_id);
-
-      if (source != NULL)
-        g_source_destroy (source);
-      self->stats_id = 0;
-    }
+  es_call_branch_clear_timeout (self, &self->alive_id);
+  es_call_branch_clear_timeout (self, &self->stats_id);
 
   if (self->bus_source != NULL)
     {

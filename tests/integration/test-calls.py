@@ -261,6 +261,23 @@ def main():
         for p in (a, b1):
             assert p.wait_exit(15) == 0, p.name
 
+    def peer_vanishes():
+        # Killed mid-call: no hangup, no closed channel, and ICE does not notice. The other side
+        # hears no "alive" on the control channel and ends the call, saying so.
+        bob = new_bob()
+        b1 = w.peer("b1", "answer", "--auto", "--test-media", "--audio-only", "--json")
+        time.sleep(0.5)
+        a = w.peer("alice", "call", bob, "--test-media", "--audio-only", "--duration", "300",
+                   "--json")
+        b1.wait_for("media", 30, kind="audio")
+        a.kill()
+        killed = time.time()
+        ended = b1.wait_for("ended", 40)
+        log(f"bob's call ended {ended['_t'] - killed:.1f} s after alice was killed: "
+            f"{ended['message']}")
+        assert ended["reason"] == "failed" and "Lost the connection" in ended["message"], ended
+        assert ended["audio_buffers_decoded"] > 0, ended
+
     cases = [
         ("two devices ring, one answers, the other hears where", two_devices_one_answers),
         ("no media before pickup", nothing_before_pickup),
@@ -275,6 +292,7 @@ def main():
         ("video bitrate cap 300 kbit/s", bitrate_cap),
         ("the server restarts while it rings: the call goes on", server_restart_while_ringing),
         ("muted microphone and camera off send nothing, and the peer is told", muted_and_camera_off),
+        ("the other side vanishes mid-call: the call ends as lost", peer_vanishes),
     ]
     only = os.environ.get("EARSHOT_CALLS_ONLY")
     for name, fn in cases:
