@@ -999,6 +999,7 @@ static const GActionEntry automation_actions[] = {
   { "sas", NULL, NULL, "@as []", NULL },
   { "verification", NULL, NULL, "'waiting'", NULL },
   { "history", NULL, NULL, "@as []", NULL },
+  { "toast", NULL, NULL, "''", NULL },
 };
 
 /**
@@ -1006,7 +1007,7 @@ static const GActionEntry automation_actions[] = {
  * @value: (transfer floating): the new state
  *
  * Publishes what the UI shows as the state of an automation-only action
- * (`page`, `sas`, `verification`, `history`), which the UI tests read over
+ * (`page`, `sas`, `verification`, `history`, `toast`), which the UI tests read over
  * D-Bus with org.gtk.Actions.Describe. Without EARSHOT_AUTOMATION=1 the
  * actions do not exist and this does nothing.
  */

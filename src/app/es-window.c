@@ -556,6 +556,7 @@ call_ended_cb (EsApplication *app,
 
       adw_toast_set_timeout (toast, 5);
       adw_toast_overlay_add_toast (self->toasts, toast);
+      es_application_set_automation_state (self->app, "toast", g_variant_new_string (message));
     }
 }
 

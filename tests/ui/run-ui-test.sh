@@ -67,9 +67,9 @@ state() {
     sed -n -e "s/.*\[<\(.*\)>\]),)\$/\1/" -e "s/^@as //" -e "s/[][',]//gp" || true
 }
 
-# Waits until the state of the automation action $1 is $2.
+# Waits until the state of the automation action $1 is $2, for up to $3 seconds (20).
 wait_state() {
-  local name=$1 want=$2 now= deadline=$((SECONDS + 20))
+  local name=$1 want=$2 now= deadline=$((SECONDS + ${3:-20}))
   while [ "$SECONDS" -lt "$deadline" ]; do
     now=$(state "$name")
     [ "$now" = "$want" ] && return 0
@@ -277,6 +277,32 @@ case $test_name in
     wait_bot_exit || fail "the bot failed"
     wait_state history "bob outgoing hangup verified"
     screenshot main-recents
+    quit_app
+    ;;
+
+  call-lost)
+    # The bot vanishes mid-call (SIGKILL: no hangup, no closed channel, and ICE does not
+    # notice). The app hears nothing on the control channel for 20 s, ends the call and says why.
+    start_server
+    register_bot
+    start_bot "$work/bot.log" answer --auto --count 1 --test-media --audio-only
+    start_app
+    wait_page welcome
+    action register "('$server_url', 'alice', 'correct horse battery', 'Test Laptop')"
+    wait_page main
+    action call-audio "'bob'"
+    wait_page call
+    wait_bot_event "$work/bot.log" media kind audio
+    # $bot_pid is the subshell of start_bot; earshot-cli is its child.
+    pkill -KILL -P "$bot_pid" || fail "no bot process to kill"
+    wait "$bot_pid" 2>/dev/null || true
+    bot_pid=
+    lost_at=$SECONDS
+    wait_state toast "Call failed: Lost the connection: nothing heard from the other side for 20 s" 45
+    echo "the call ended as lost $((SECONDS - lost_at)) s after the bot was killed"
+    wait_page main
+    wait_state history "bob outgoing failed unverified"
+    screenshot main-call-lost
     quit_app
     ;;
 
